@@ -1,0 +1,44 @@
+# Two commands: `make demo` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.8
+
+export UV_COMPILE_BYTECODE := 1
+export DO_NOT_TRACK := 1
+export AIRFLOW__CORE__PARALLELISM ?= 4
+
+.PHONY: install demo test stop admin lint lock bench clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --python $(BIN)/python -q requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install  ## database, demo data, the clustering DAG through Airflow, a summary
+	$(BIN)/data-platform demo
+
+test: install  ## the test suite, on a real PostgreSQL (embedded unless DATABASE_URL is set)
+	$(BIN)/python -m pytest
+
+stop:  ## stop the embedded PostgreSQL server
+	@if [ -x $(BIN)/data-platform ]; then $(BIN)/data-platform db stop; fi
+
+admin: install  ## the review admin on http://127.0.0.1:8001/admin/
+	$(BIN)/data-platform admin
+
+lint: install
+	$(BIN)/ruff check data_platform dags plugins tests bench
+
+lock: install  ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean: stop
+	rm -rf .local

@@ -1,0 +1,1 @@
+"""Deduplication platform for ADEME's circular-economy actors."""

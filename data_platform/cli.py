@@ -1,0 +1,168 @@
+"""`data-platform` commands. Each is a thin call into the module that does the work."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _print(obj) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str) if not isinstance(obj, str) else obj)
+
+
+def cmd_db(args) -> int:
+    from data_platform import settings
+    from data_platform.db import embedded
+
+    if args.action == "start":
+        _print(settings.database_url())
+    elif args.action == "stop":
+        _print("embedded PostgreSQL stopped" if embedded.stop() else "embedded PostgreSQL was not running")
+    elif args.action == "url":
+        _print(settings.database_url())
+    elif args.action == "status":
+        _print("running" if embedded.is_running() else "stopped")
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from data_platform.db.migrate import migrate
+
+    _print({"migrated": True, **migrate(verbosity=args.verbosity)})
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from data_platform.generate.cli import run
+
+    return run(args)
+
+
+def cmd_load_csv(args) -> int:
+    from data_platform.load_csv import run
+
+    return run(args)
+
+
+def cmd_dbt(args) -> int:
+    from data_platform.dbt_runner import run_dbt
+
+    return run_dbt(args.dbt_args, check=False).returncode
+
+
+def cmd_airflow(args) -> int:
+    from data_platform.airflow_runner import run_airflow
+
+    return run_airflow(args.airflow_args, check=False).returncode
+
+
+def cmd_dedupe_csv(args) -> int:
+    from data_platform.cluster.dedupe_csv import run
+
+    return run(args)
+
+
+def cmd_evaluate(args) -> int:
+    from data_platform.evaluate import run
+
+    return run(args)
+
+
+def cmd_ingest(args) -> int:
+    from data_platform.ingest.cli import run
+
+    return run(args)
+
+
+def cmd_replay_server(args) -> int:
+    from data_platform.ingest.replay_server import run
+
+    return run(args)
+
+
+def cmd_admin(args) -> int:
+    from data_platform.webapp.serve import run
+
+    return run(args)
+
+
+def cmd_demo(args) -> int:
+    from data_platform.demo import run
+
+    return run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="data-platform", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("db", help="the embedded PostgreSQL server (used when DATABASE_URL is unset)")
+    s.add_argument("action", choices=["start", "stop", "url", "status"])
+    s.set_defaults(func=cmd_db)
+
+    s = sub.add_parser("migrate", help="create/upgrade the schema and load reference data")
+    s.add_argument("--verbosity", type=int, default=0)
+    s.set_defaults(func=cmd_migrate)
+
+    s = sub.add_parser("generate", help="generate realistic demo actors (with ground truth)")
+    s.add_argument("--actors", type=int, default=20000, help="number of actors (default 20000)")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--out", help="write a CSV here instead of loading the database")
+    s.add_argument("--append", action="store_true", help="keep existing actors instead of replacing them")
+    s.set_defaults(func=cmd_generate)
+
+    s = sub.add_parser("load-csv", help="load actors from a CSV with the acteur columns")
+    s.add_argument("file")
+    s.add_argument("--skip-invalid", action="store_true", help="load valid rows, report the others")
+    s.set_defaults(func=cmd_load_csv)
+
+    s = sub.add_parser("dbt", help="run dbt with the platform's profile and environment")
+    s.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_dbt)
+
+    s = sub.add_parser("airflow", help="run airflow with the platform's environment")
+    s.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_airflow)
+
+    s = sub.add_parser("dedupe-csv", help="cluster the actors of a CSV; writes identifiant_unique,cluster_id")
+    s.add_argument("input")
+    s.add_argument("--out", required=True)
+    s.add_argument("--threshold", type=float, default=None)
+    s.set_defaults(func=cmd_dedupe_csv)
+
+    s = sub.add_parser("evaluate", help="precision/recall/F1 of a clustering run against the ground truth")
+    s.add_argument("--run-id", help="clustering run (default: the latest)")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("ingest", help="ingest sources from data-fair portals")
+    s.add_argument("--source", action="append", help="source code (repeatable; default: all)")
+    s.add_argument("--base-url", help="override every source's portal URL (e.g. the local replay server)")
+    s.add_argument("--force", action="store_true", help="ingest even when the dataset did not change")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("replay-server", help="serve data-fair-shaped responses locally (tests, demo)")
+    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--rows", type=int, default=5000)
+    s.set_defaults(func=cmd_replay_server)
+
+    s = sub.add_parser("admin", help="start the review admin locally")
+    s.add_argument("--port", type=int, default=8001)
+    s.set_defaults(func=cmd_admin)
+
+    s = sub.add_parser("demo", help="the whole demo: database, data, pipeline, summary")
+    s.add_argument("--actors", type=int, default=20000)
+    s.add_argument("--seed", type=int, default=42)
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Write a run's cohort of suggestions; apply the approved ones."""

@@ -1,0 +1,1 @@
+"""Django project: the schema (models + migrations) and the review admin."""

@@ -1,0 +1,70 @@
+"""Working tables of the pipeline: clustering runs, their clusters and pair scores, ingestion state."""
+from django.db import models
+from django.db.models.functions import Now
+
+
+class ClusterRun(models.Model):
+    run_id = models.CharField(max_length=255, primary_key=True)
+    dag_run_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=32, default="running", db_default="running")
+    stage_seconds = models.JSONField(default=dict, db_default={})
+    report_path = models.TextField(blank=True, default="", db_default="")
+    started_at = models.DateTimeField(db_default=Now(), auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "cluster_run"
+
+
+class ClusterMembership(models.Model):
+    run = models.ForeignKey(ClusterRun, db_column="run_id", on_delete=models.CASCADE)
+    cluster_id = models.CharField(max_length=255)
+    identifiant_unique = models.CharField(max_length=255)
+    departement = models.CharField(max_length=8, blank=True, default="", db_default="")
+
+    class Meta:
+        db_table = "cluster_membership"
+        indexes = [models.Index(fields=["run", "cluster_id"]), models.Index(fields=["identifiant_unique"])]
+        constraints = [models.UniqueConstraint(fields=["run", "identifiant_unique"], name="one_cluster_per_run")]
+
+
+class ClusterPair(models.Model):
+    run = models.ForeignKey(ClusterRun, db_column="run_id", on_delete=models.CASCADE)
+    cluster_id = models.CharField(max_length=255)
+    id_a = models.CharField(max_length=255)
+    id_b = models.CharField(max_length=255)
+    score = models.FloatField()
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "cluster_pair"
+        indexes = [models.Index(fields=["run", "cluster_id"])]
+
+
+class IngestState(models.Model):
+    source_code = models.CharField(max_length=64, primary_key=True)
+    dataset_id = models.CharField(max_length=255)
+    finalized_at = models.CharField(max_length=64, blank=True, default="", db_default="")
+    data_updated_at = models.CharField(max_length=64, blank=True, default="", db_default="")
+    row_count = models.BigIntegerField(null=True, blank=True)
+    last_status = models.CharField(max_length=32, blank=True, default="", db_default="")
+    last_message = models.TextField(blank=True, default="", db_default="")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "ingest_state"
+
+
+class IngestRejectedRow(models.Model):
+    run_id = models.CharField(max_length=255)
+    source_code = models.CharField(max_length=64)
+    line = models.BigIntegerField(null=True)
+    field = models.CharField(max_length=128, blank=True, default="", db_default="")
+    reason = models.TextField()
+    raw = models.JSONField(default=dict)
+    cree_le = models.DateTimeField(db_default=Now(), auto_now_add=True)
+
+    class Meta:
+        db_table = "ingest_rejected_row"
+        indexes = [models.Index(fields=["run_id", "source_code"])]
