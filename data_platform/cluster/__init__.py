@@ -1,0 +1,1 @@
+"""Clustering: candidates (TF-IDF top-k), scoring (rapidfuzz per field), grouping (no chaining)."""
