@@ -17,7 +17,7 @@ RAW_FIELDS = ["nom", "nom_commercial", "siren", "siret", "adresse", "adresse_com
 EXACT_FIELDS = ["nom_norm", "adresse_norm", "ville_norm", "code_postal_norm", "siret_norm", "siren_norm",
                 "telephone_norm", "departement"]
 FUZZY_FIELDS = ["nom", "adresse", "ville", "code_postal", "siret", "telephone", "distance"]
-DEPARTEMENT_RE = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6]|inconnu)$")
+DEPARTEMENT_RE = re.compile(r"^(0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2A|2B|97[1-6]|inconnu)$")
 
 DEFAULT_PARAMS: dict = {
     "sources": [],
