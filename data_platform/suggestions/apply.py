@@ -1,0 +1,331 @@
+"""Apply approved suggestions to the revision layer (SPEC §3.1 step 6, §3.2).
+
+One transaction per suggestion, all of its changes or none:
+
+    UPDATE suggestion SET statut = 'applying'
+    WHERE id = (SELECT id FROM suggestion WHERE statut = 'approved' ORDER BY id
+                FOR UPDATE SKIP LOCKED LIMIT 1)
+    RETURNING ...
+
+claims one suggestion and holds its row lock until the commit, so two concurrent runs never take
+the same suggestion, and a crash (process killed, connection lost) rolls the transaction back:
+the suggestion is `approved` again and nothing of its changes is written. `applying` is therefore
+never committed by this module; rows found in `applying` were left by a dead applier of an older
+version (or by hand) and are put back to `approved` first (they are not locked by anyone).
+
+Inside the transaction the changes are applied with set-based statements (one per change type),
+after a savepoint: an error rolls back to the savepoint and the suggestion becomes `failed` with
+the message in `erreur`; the run goes on with the next one. Members whose state changed since the
+suggestion was made (`empreinte_donnees` differs from `data_fingerprints` now) make it `stale`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+
+from psycopg2 import sql
+
+from data_platform import settings
+from data_platform.suggestions.fingerprint import data_fingerprints
+
+log = logging.getLogger(__name__)
+
+CREATE = "acteur_create_as_parent"
+KEEP = "acteur_keep_as_parent"
+REPOINT = "acteur_update_parent_id"
+VERIFY = "acteur_verify_in_revision"
+DELETE = "acteur_delete_as_parent"
+CHANGE_TYPES = (CREATE, KEEP, REPOINT, VERIFY, DELETE)
+
+# Fields a parent's `data` may carry (CONTRACTS.md: never identity fields). Fixed list: column
+# names in SQL come only from here, never from the JSON.
+TEXT_DATA_FIELDS = ["nom", "nom_commercial", "siren", "siret", "adresse", "adresse_complement",
+                    "code_postal", "ville", "telephone", "email", "url"]
+FLOAT_DATA_FIELDS = ["latitude", "longitude"]
+FK_DATA_FIELDS = ["acteur_type"]
+DATA_FIELDS = TEXT_DATA_FIELDS + FLOAT_DATA_FIELDS + FK_DATA_FIELDS
+
+
+class ApplyError(Exception):
+    """A suggestion that cannot be applied as is (recorded in `suggestion.erreur`)."""
+
+
+def _value_expr(field: str) -> sql.Composable:
+    """The value of `field` from the populated record r ('' for empty text)."""
+    col = sql.Identifier("r", field)
+    if field in TEXT_DATA_FIELDS:
+        return sql.SQL("coalesce({}, '')").format(col)
+    if field in FK_DATA_FIELDS:
+        return sql.SQL("nullif({}, '')").format(col)
+    return col
+
+
+_INSERT_PARENT = sql.SQL("""
+    insert into revision_acteur (identifiant_unique, statut, {cols}, cree_le, modifie_le)
+    select %(id)s, 'ACTIF', {vals}, now(), now()
+    from jsonb_populate_record(null::revision_acteur, %(data)s::jsonb) r
+    where not exists (select 1 from acteur a where a.identifiant_unique = %(id)s)
+    on conflict (identifiant_unique) do nothing
+    returning identifiant_unique
+""").format(cols=sql.SQL(", ").join(map(sql.Identifier, DATA_FIELDS)),
+            vals=sql.SQL(", ").join(_value_expr(f) for f in DATA_FIELDS))
+
+# Only the fields present in `data` are overwritten (`data ? field`).
+_UPDATE_PARENT = sql.SQL("""
+    update revision_acteur t set {sets}, modifie_le = now()
+    from jsonb_populate_record(null::revision_acteur, %(data)s::jsonb) r
+    where t.identifiant_unique = %(id)s
+      and t.parent_id is null
+      and not exists (select 1 from acteur a where a.identifiant_unique = t.identifiant_unique)
+    returning t.identifiant_unique
+""").format(sets=sql.SQL(", ").join(
+    sql.SQL("{col} = case when %(data)s::jsonb ? {key} then {val} else t.{col} end").format(
+        col=sql.Identifier(f), key=sql.Literal(f), val=_value_expr(f))
+    for f in DATA_FIELDS))
+
+_REPOINT_CHECK = """
+    select u.id, u.pid,
+           exists (select 1 from acteur a where a.identifiant_unique = u.id) as is_actor,
+           p.identifiant_unique is not null as parent_exists,
+           p.parent_id as parent_parent,
+           exists (select 1 from acteur a where a.identifiant_unique = u.pid) as parent_is_actor
+    from unnest(%(ids)s::text[], %(pids)s::text[]) as u(id, pid)
+    left join revision_acteur p on p.identifiant_unique = u.pid
+"""
+
+_REPOINT = """
+    insert into revision_acteur (identifiant_unique, parent_id, cree_le, modifie_le)
+    select u.id, u.pid, now(), now() from unnest(%(ids)s::text[], %(pids)s::text[]) as u(id, pid)
+    on conflict (identifiant_unique) do update
+        set parent_id = excluded.parent_id, modifie_le = now()
+"""
+
+_VERIFY = """
+    select u.id, u.pid, r.parent_id
+    from unnest(%(ids)s::text[], %(pids)s::text[]) as u(id, pid)
+    left join revision_acteur r on r.identifiant_unique = u.id
+    where r.parent_id is distinct from u.pid
+    order by u.id
+"""
+
+_CHILDREN_LEFT = """
+    select parent_id, count(*) from revision_acteur
+    where parent_id = any(%(ids)s::text[]) group by parent_id order by parent_id
+"""
+
+_DELETE_PARENTS = """
+    delete from revision_acteur r
+    where r.identifiant_unique = any(%(ids)s::text[])
+      and not exists (select 1 from acteur a where a.identifiant_unique = r.identifiant_unique)
+    returning r.identifiant_unique
+"""
+
+_RECOVER = """
+    update suggestion set statut = 'approved', modifie_le = now(),
+           erreur = 'repris après interruption d''une application précédente'
+    where id in (select id from suggestion where statut = 'applying' for update skip locked)
+    returning id
+"""
+
+_CLAIM = """
+    update suggestion set statut = 'applying', modifie_le = now()
+    where id = (select id from suggestion where statut = 'approved'
+                order by id for update skip locked limit 1)
+    returning id, membres, empreinte_donnees, changes
+"""
+
+_FINISH = """
+    update suggestion set statut = %(statut)s, erreur = %(erreur)s, modifie_le = now(),
+           applique_le = case when %(statut)s = 'applied' then now() else applique_le end
+    where id = %(id)s
+"""
+
+
+def _ordered(changes: list) -> list[dict]:
+    if not isinstance(changes, list):
+        raise ApplyError("changes n'est pas une liste")
+    for ch in changes:
+        if not isinstance(ch, dict) or ch.get("type") not in CHANGE_TYPES or not ch.get("identifiant_unique"):
+            raise ApplyError(f"changement invalide : {json.dumps(ch, ensure_ascii=False)[:200]}")
+    return sorted(changes, key=lambda c: (int(c.get("order", 0)), str(c["identifiant_unique"])))
+
+
+def _check_data(change: dict) -> dict:
+    data = change.get("data") or {}
+    if not isinstance(data, dict):
+        raise ApplyError(f"{change['identifiant_unique']} : data n'est pas un objet")
+    unknown = sorted(set(data) - set(DATA_FIELDS))
+    if unknown:
+        raise ApplyError(f"{change['identifiant_unique']} : champs non copiables dans data : {', '.join(unknown)}")
+    return data
+
+
+def apply_changes(cur, changes: list) -> dict:
+    """Apply one suggestion's changes with set-based statements. Raises ApplyError when invalid."""
+    changes = _ordered(changes)
+    by_type: dict[str, list[dict]] = {t: [] for t in CHANGE_TYPES}
+    for ch in changes:
+        by_type[ch["type"]].append(ch)
+
+    # 1. the parent: created or kept (one per cluster; a statement each)
+    for ch in by_type[CREATE]:
+        cur.execute(_INSERT_PARENT, {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))})
+        if cur.fetchone() is None:
+            raise ApplyError(f"création du parent {ch['identifiant_unique']} impossible : l'identifiant existe déjà")
+    for ch in by_type[KEEP]:
+        cur.execute(_UPDATE_PARENT, {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))})
+        if cur.fetchone() is None:
+            raise ApplyError(f"parent conservé {ch['identifiant_unique']} introuvable (ou n'est pas un parent)")
+
+    # 2a. repoints: all in one upsert, after one validation query
+    repoints = by_type[REPOINT]
+    if repoints:
+        ids = [c["identifiant_unique"] for c in repoints]
+        pids = [c.get("parent_id") or "" for c in repoints]
+        cur.execute(_REPOINT_CHECK, {"ids": ids, "pids": pids})
+        problems = []
+        for ident, pid, is_actor, parent_exists, parent_parent, parent_is_actor in cur.fetchall():
+            if not is_actor:
+                problems.append(f"{ident} n'est pas un acteur importé")
+            elif not parent_exists or parent_is_actor:
+                problems.append(f"{ident} : le parent {pid or '(vide)'} n'existe pas")
+            elif parent_parent is not None:
+                problems.append(f"{ident} : le parent {pid} a lui-même un parent")
+            elif ident == pid:
+                problems.append(f"{ident} ne peut pas être son propre parent")
+        if problems:
+            raise ApplyError("; ".join(sorted(problems)))
+        cur.execute(_REPOINT, {"ids": ids, "pids": pids})
+
+    # 2b. verifications: one query
+    verifs = by_type[VERIFY]
+    if verifs:
+        cur.execute(_VERIFY, {"ids": [c["identifiant_unique"] for c in verifs],
+                              "pids": [c.get("parent_id") or "" for c in verifs]})
+        wrong = cur.fetchall()
+        if wrong:
+            raise ApplyError("; ".join(f"{i} devrait pointer vers {p} mais pointe vers {actual or '(aucun)'}"
+                                       for i, p, actual in wrong))
+
+    # 3. old parents: no children may be left, then one delete
+    deletes = [c["identifiant_unique"] for c in by_type[DELETE]]
+    if deletes:
+        cur.execute(_CHILDREN_LEFT, {"ids": deletes})
+        left = cur.fetchall()
+        if left:
+            raise ApplyError("; ".join(f"le parent {p} a encore {n} enfant(s)" for p, n in left))
+        cur.execute(_DELETE_PARENTS, {"ids": deletes})
+        deleted = {r[0] for r in cur.fetchall()}
+        missing = sorted(set(deletes) - deleted)
+        if missing:
+            raise ApplyError(f"parent(s) à supprimer introuvable(s) : {', '.join(missing)}")
+    return {t: len(v) for t, v in by_type.items()}
+
+
+@contextmanager
+def _connection(conn_or_url):
+    if conn_or_url is None or isinstance(conn_or_url, str):
+        import psycopg2
+
+        conn = psycopg2.connect(conn_or_url or settings.database_url())
+        try:
+            yield conn
+        finally:
+            conn.close()
+    else:
+        yield conn_or_url
+
+
+def recover_interrupted(conn) -> int:
+    """Suggestions committed as `applying` by a dead applier go back to `approved`."""
+    with conn.cursor() as cur:
+        cur.execute(_RECOVER)
+        n = cur.rowcount
+    conn.commit()
+    if n:
+        log.warning("%s suggestion(s) left in 'applying' put back to 'approved'", n)
+    return n
+
+
+def apply_one(conn) -> tuple[int, str] | None:
+    """Claim and apply the next approved suggestion in its own transaction; None when none is left."""
+    with conn.cursor() as cur:
+        # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: check them inside the savepoint
+        cur.execute("set constraints all immediate")
+        cur.execute(_CLAIM)
+        row = cur.fetchone()
+        if row is None:
+            conn.rollback()
+            return None
+        sid, membres, empreinte, changes = row
+        now_fp = data_fingerprints(conn, {"s": list(membres or [])})["s"]
+        if now_fp != empreinte:
+            cur.execute(_FINISH, {"id": sid, "statut": "stale",
+                                  "erreur": "les acteurs ont changé depuis la suggestion"})
+            conn.commit()
+            return sid, "stale"
+        cur.execute("savepoint apply_changes")
+        try:
+            apply_changes(cur, changes)
+        except Exception as exc:  # noqa: BLE001 - any error fails this suggestion, the run goes on
+            cur.execute("rollback to savepoint apply_changes")
+            message = str(exc).strip() or exc.__class__.__name__
+            if not isinstance(exc, ApplyError):
+                message = f"{exc.__class__.__name__}: {message}"
+            cur.execute(_FINISH, {"id": sid, "statut": "failed", "erreur": message[:2000]})
+            conn.commit()
+            log.warning("suggestion %s failed: %s", sid, message)
+            return sid, "failed"
+        cur.execute(_FINISH, {"id": sid, "statut": "applied", "erreur": ""})
+        conn.commit()
+        return sid, "applied"
+
+
+def apply_approved(conn_or_url=None, limit: int | None = None) -> dict:
+    """Apply approved suggestions (at most `limit`); returns counts by outcome.
+
+    `conn_or_url`: a psycopg2 connection (committed per suggestion), a database URL, or None for
+    the platform's database.
+    """
+    started = time.monotonic()
+    counts = {"recovered": 0, "applied": 0, "stale": 0, "failed": 0}
+    with _connection(conn_or_url) as conn:
+        conn.autocommit = False
+        with conn.cursor() as cur:
+            # a commit lost to a server crash only loses whole suggestions (they stay approved)
+            cur.execute("set synchronous_commit = off")
+        conn.commit()
+        counts["recovered"] = recover_interrupted(conn)
+        done = 0
+        try:
+            while limit is None or done < limit:
+                outcome = apply_one(conn)
+                if outcome is None:
+                    break
+                counts[outcome[1]] += 1
+                done += 1
+        except BaseException:
+            conn.rollback()
+            raise
+    counts["seconds"] = round(time.monotonic() - started, 3)
+    log.info("apply_approved: %s", counts)
+    return counts
+
+
+def displayed_models_exist() -> bool:
+    models = settings.DBT_PROJECT_DIR / "models"
+    names = {p.stem for p in models.rglob("*.sql")} if models.exists() else set()
+    return {"vue_acteur", "displayed_acteur"} <= names
+
+
+def rebuild_displayed_layer() -> dict:
+    """Rebuild dbt.vue_acteur and dbt.displayed_acteur after applying."""
+    if not displayed_models_exist():
+        log.warning("dbt models vue_acteur/displayed_acteur not found: displayed layer not rebuilt")
+        return {"rebuilt": False, "reason": "models vue_acteur/displayed_acteur absent"}
+    from data_platform.dbt_runner import run_dbt
+
+    run_dbt(["build", "--select", "vue_acteur displayed_acteur"])
+    return {"rebuilt": True}
