@@ -57,7 +57,7 @@ def cmd_airflow(args) -> int:
 
 
 def cmd_dedupe_csv(args) -> int:
-    from data_platform.cluster.dedupe_csv import run
+    from data_platform.dedupe_csv import run
 
     return run(args)
 

@@ -1,0 +1,94 @@
+"""`data-platform dedupe-csv IN.csv --out OUT.csv`: the DAG's normalization and clustering on a CSV.
+
+The CSV (acteur columns of SPEC §2.1, absent ones empty) is loaded into a throw-away database on the
+same server, run through the same pipeline stages as the DAG (dbt normalization, clustering), and
+every input row is written out with its cluster id ('' when in no cluster).
+"""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+
+from data_platform import settings
+from data_platform.db.connection import connect, drop_database, ensure_database, fetch_df
+
+
+@contextmanager
+def scratch_database():
+    """A fresh, migrated database; DATABASE_URL points to it inside the block, dropped afterwards."""
+    base = settings.database_url()
+    url = settings.with_database(base, f"dedupe_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+    ensure_database(url)
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    try:
+        from data_platform.db.migrate import migrate
+
+        migrate()
+        yield url
+    finally:
+        if previous is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = previous
+        drop_database(url)
+
+
+def _register_codes(conn, df) -> None:
+    """Outsiders' files carry their own source and type codes: add the unknown ones (bulk, bound values)."""
+    with conn.cursor() as cur:
+        for table, column in (("source", "source"), ("acteur_type", "acteur_type")):
+            if column not in df.columns:
+                continue
+            codes = sorted({c for c in df[column].astype(str) if c})
+            cur.execute(f"insert into {table} (code, libelle) select c, c from unnest(%s::text[]) as c "
+                        "on conflict (code) do nothing", (codes,))
+
+
+def dedupe(input_path: str, output_path: str, threshold: float | None = None) -> dict:
+    from data_platform import pipeline
+    from data_platform.load_csv import load_acteurs, read_acteur_csv
+
+    params = {"threshold": threshold} if threshold is not None else {}
+    started = time.perf_counter()
+    with scratch_database():
+        import pandas as pd
+
+        raw = pd.read_csv(input_path, dtype=str, keep_default_na=False)
+        with connect() as conn:
+            _register_codes(conn, raw)
+        df, errors = read_acteur_csv(input_path)
+        if errors:
+            for err in errors[:50]:
+                print(err, file=sys.stderr)
+            raise SystemExit(f"{len(errors)} invalid rows in {input_path}; nothing clustered")
+        with connect() as conn:
+            load_acteurs(conn, df)
+        run_id = "dedupe_csv"
+        pipeline.start_run(run_id, params)
+        pipeline.build_selection(run_id)
+        for batch in pipeline.plan(run_id):
+            pipeline.cluster(run_id, batch)
+        with connect() as conn:
+            members = fetch_df(conn, "select identifiant_unique, cluster_id from cluster_membership "
+                                     "where run_id = 'dedupe_csv'")
+    cluster_of = dict(zip(members["identifiant_unique"], members["cluster_id"]))
+    with open(output_path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["identifiant_unique", "cluster_id"])
+        for ident in df["identifiant_unique"]:
+            writer.writerow([ident, cluster_of.get(ident, "")])
+    return {"rows": len(df), "clustered_rows": len(cluster_of),
+            "clusters": len(set(cluster_of.values())), "seconds": round(time.perf_counter() - started, 1),
+            "out": output_path}
+
+
+def run(args) -> int:
+    import json
+
+    print(json.dumps(dedupe(args.input, args.out, args.threshold), indent=2))
+    return 0
