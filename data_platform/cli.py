@@ -138,11 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", action="append", help="source code (repeatable; default: all)")
     s.add_argument("--base-url", help="override every source's portal URL (e.g. the local replay server)")
     s.add_argument("--force", action="store_true", help="ingest even when the dataset did not change")
+    s.add_argument("--year", type=int, help="year of yearly datasets (SINOE's ANNEE_eq; default: last year)")
+    s.add_argument("--max-deleted-share", type=float,
+                   help="accept a feed that removes up to this share of a source's actors (default per source: 0.10)")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("replay-server", help="serve data-fair-shaped responses locally (tests, demo)")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--rows", type=int, default=5000)
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--version", type=int, default=0, help="publication version (later ones change, add and drop rows)")
+    s.add_argument("--fault", action="append",
+                   help="429=N, 500=N, truncate=N, slow=SECONDS, slow_count=N, fail_page=K, drop_half, "
+                        "link_only, rename=OLD:NEW (repeatable)")
     s.set_defaults(func=cmd_replay_server)
 
     s = sub.add_parser("admin", help="start the review admin locally")

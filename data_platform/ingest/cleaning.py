@@ -1,0 +1,321 @@
+"""Cleaning rules for rows published on ADEME's data-fair portals. Pure functions, no I/O.
+
+Every function takes the raw value as published (str, number or None) and returns the cleaned
+value, '' (or None for coordinates) when nothing usable remains. `clean_row` applies a source's
+configuration to one raw row and says why it rejects a row (field and reason).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import phonenumbers
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
+NULL_LIKE = frozenset({"", "null", "none", "n/a", "na", "nan", "-", "--", "n.a.", "nc", "n.c.", "#n/a", "?", "."})
+
+_SPACES = re.compile(r"\s+")
+_NON_DIGIT = re.compile(r"\D")
+_CEDEX = re.compile(r"\s*\bcedex\b(\s*\d{1,3})?\s*$", re.IGNORECASE)
+# the last postal code of the string (4 digits = leading zero lost), then the city
+_CP_VILLE = re.compile(r"(?:^|[\s,;\-])(\d{5}|\d{4}|\d{2}\s\d{3})(?:[\s,;\-]+|$)(?P<ville>[^\d]*)$")
+_SEPARATORS = re.compile(r"\s*(?:;|,|\s-\s)\s*")
+_TRAILING_SEP = re.compile(r"[\s,;\-]+$")
+_LEADING_SEP = re.compile(r"^[\s,;\-]+")
+
+# metropolitan France, for swapped-coordinates detection
+_FR_LAT = (41.0, 51.6)
+_FR_LON = (-5.6, 10.0)
+
+
+def clean_text(value) -> str:
+    """Strip, collapse whitespace, and turn null-like strings ("null", "n/a", "-", ...) into ''."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value != value:  # NaN
+        return ""
+    text = _SPACES.sub(" ", str(value)).strip()
+    return "" if text.lower() in NULL_LIKE else text
+
+
+def _number_text(value) -> str:
+    """A value that spreadsheets may have turned into a number: 1000.0 -> '1000'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = clean_text(value)
+    if re.fullmatch(r"\d+\.0+", text):
+        text = text.split(".")[0]
+    return text
+
+
+def clean_code_postal(value) -> str:
+    """'1000' -> '01000', '75002 CEDEX' -> '75002', '75 002' -> '75002'; '' when not a French postal code."""
+    text = _CEDEX.sub("", _number_text(value))
+    text = text.replace(" ", "")
+    if not text.isdigit():
+        return ""
+    if len(text) == 4:
+        text = "0" + text
+    if len(text) != 5 or text.startswith("00"):
+        return ""
+    return text
+
+
+def clean_ville(value) -> str:
+    """City name without a CEDEX suffix ('Marseille CEDEX 01' -> 'Marseille')."""
+    return _CEDEX.sub("", clean_text(value)).strip()
+
+
+def split_adresse_ban(value) -> tuple[str, str, str]:
+    """'12 rue de la Paix 75002 Paris' -> ('12 rue de la Paix', '75002', 'Paris').
+
+    Handles CEDEX suffixes, a lost leading zero and ',', ';' or ' - ' between parts. With no postal
+    code found the whole text is the address.
+    """
+    text = _CEDEX.sub("", clean_text(value))
+    if not text:
+        return "", "", ""
+    match = _CP_VILLE.search(text)
+    if not match:
+        return _join_parts(text), "", ""
+    ville = clean_ville(_LEADING_SEP.sub("", match.group("ville")))
+    ville = _TRAILING_SEP.sub("", ville)
+    adresse = _join_parts(text[: match.start(1)])
+    return adresse, clean_code_postal(match.group(1)), ville
+
+
+def _join_parts(text: str) -> str:
+    text = _TRAILING_SEP.sub("", _LEADING_SEP.sub("", text))
+    parts = [p for p in _SEPARATORS.split(text) if p and p.lower() not in NULL_LIKE]
+    return ", ".join(parts)
+
+
+def _digits(value) -> str:
+    return _NON_DIGIT.sub("", _number_text(value))
+
+
+def clean_siret(value) -> str:
+    """14 digits passing the Luhn check (La Poste's exception included), else ''. A lost leading zero is restored."""
+    digits = _digits(value)
+    if len(digits) == 13:
+        digits = "0" + digits
+    return digits if len(digits) == 14 and stdnum_siret.is_valid(digits) else ""
+
+
+def clean_siren(value, siret: str = "") -> str:
+    """9 digits passing the Luhn check, else the SIREN of a valid SIRET, else ''."""
+    digits = _digits(value)
+    if len(digits) == 8:
+        digits = "0" + digits
+    if len(digits) == 9 and stdnum_siren.is_valid(digits):
+        return digits
+    return siret[:9] if siret else ""
+
+
+def clean_telephone(value) -> str:
+    """French numbers as 10 national digits ('0123456789'), others in E.164; '' when not a valid number.
+
+    '33123456789' and '0033 1 23 45 67 89' -> '0123456789'; '123456789' (lost leading zero) -> '0123456789'.
+    """
+    text = clean_text(value)
+    if not text:
+        return ""
+    text = _number_text(text)
+    digits = _NON_DIGIT.sub("", text)
+    if text.lstrip().startswith("+"):
+        candidate = "+" + digits
+    elif digits.startswith("00"):
+        candidate = "+" + digits[2:]
+    elif digits.startswith("33") and len(digits) == 11:
+        candidate = "+" + digits
+    elif len(digits) == 9 and not digits.startswith("0"):
+        candidate = "0" + digits
+    else:
+        candidate = digits
+    try:
+        number = phonenumbers.parse(candidate, "FR")
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_valid_number(number):
+        return ""
+    region = phonenumbers.region_code_for_number(number)
+    if region in _FRENCH_REGIONS:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL).replace(" ", "")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_FRENCH_REGIONS = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF"})
+
+
+def clean_email(value) -> str:
+    text = clean_text(value).lower()
+    return text if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text) else ""
+
+
+def clean_url(value) -> str:
+    text = clean_text(value)
+    if not text or " " in text or "." not in text:
+        return ""
+    if not re.match(r"https?://", text, re.IGNORECASE):
+        text = "https://" + text
+    return text
+
+
+def _to_float(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        f = float(value)
+    else:
+        text = clean_text(value).replace(",", ".").replace(" ", "")
+        if not text:
+            return None
+        try:
+            f = float(text)
+        except ValueError:
+            return None
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
+def parse_geopoint(value) -> tuple[float | None, float | None]:
+    """data-fair's `_geopoint` "lat,lon" -> (lat, lon)."""
+    text = clean_text(value)
+    if not text or text.count(",") != 1:
+        return None, None
+    lat, lon = text.split(",")
+    return _to_float(lat), _to_float(lon)
+
+
+def clean_coordinates(lat, lon) -> tuple[float | None, float | None]:
+    """Range-checked WGS84 (lat, lon), swapped back when they were published the wrong way round
+    for metropolitan France; (None, None) when unusable (missing, out of range, 0,0)."""
+    flat, flon = _to_float(lat), _to_float(lon)
+    if flat is None or flon is None:
+        return None, None
+    if _FR_LON[0] <= flat <= _FR_LON[1] and _FR_LAT[0] <= flon <= _FR_LAT[1]:
+        flat, flon = flon, flat
+    if not (-90 <= flat <= 90 and -180 <= flon <= 180) or (flat == 0 and flon == 0):
+        return None, None
+    return round(flat, 7), round(flon, 7)
+
+
+def identifiant_unique(source_code: str, identifiant_externe: str) -> str:
+    """`<source_code>_<identifiant_externe with spaces removed and / replaced by ->` (SPEC §2.1)."""
+    return f"{source_code}_{_SPACES.sub('', identifiant_externe).replace('/', '-')}"
+
+
+def label_key(label) -> str:
+    """Accent-less, lower-case, punctuation-free key used to match actor type labels."""
+    text = unicodedata.normalize("NFKD", clean_text(label)).encode("ascii", "ignore").decode().lower()
+    return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def departement(code_postal: str) -> str:
+    """Département of a clean postal code: 2A/2B for Corsica, three digits overseas, '' when unknown.
+
+    (A small helper for the ingestion's asset events; the dbt normalization owns the full rule.)"""
+    cp = clean_code_postal(code_postal)
+    if not cp:
+        return ""
+    if cp.startswith("20"):
+        return "2A" if int(cp) < 20200 else "2B"
+    if cp.startswith("97"):
+        return cp[:3]
+    if cp.startswith("98"):
+        return ""  # Monaco and the Pacific territories
+    return cp[:2]
+
+
+# ---------------------------------------------------------------------------------------------
+# one row
+
+ACTEUR_COLUMNS = ["identifiant_unique", "identifiant_externe", "source", "acteur_type", "nom", "nom_commercial",
+                  "siren", "siret", "adresse", "adresse_complement", "code_postal", "ville", "latitude",
+                  "longitude", "telephone", "email", "url"]
+
+
+@dataclass
+class Rejection:
+    field: str
+    reason: str
+
+
+@dataclass
+class RowStats:
+    invalid: dict = field(default_factory=dict)
+
+    def note(self, name: str) -> None:
+        self.invalid[name] = self.invalid.get(name, 0) + 1
+
+
+def clean_row(raw: dict, cfg, stats: RowStats | None = None) -> tuple[dict | None, Rejection | None]:
+    """One raw data-fair row -> (acteur-shaped dict, None) or (None, Rejection)."""
+    cols = cfg.columns
+
+    def get(name):
+        col = cols.get(name)
+        return raw.get(col) if col else None
+
+    ext = clean_text(raw.get(cfg.id_column))
+    if not ext:
+        return None, Rejection(cfg.id_column, f"empty identifier (column {cfg.id_column!r})")
+    nom = clean_text(get("nom"))
+    nom_commercial = clean_text(get("nom_commercial"))
+    if not nom:
+        nom = nom_commercial
+    if not nom:
+        names = " / ".join(repr(cols[k]) for k in ("nom", "nom_commercial") if cols.get(k))
+        return None, Rejection(cols.get("nom", "nom"), f"empty name (column {names})")
+
+    acteur_type, label = cfg.acteur_type_for(get("acteur_type"))
+    if not acteur_type:
+        return None, Rejection(cols.get("acteur_type", "acteur_type"), f"unknown actor type label {label!r}")
+
+    if cols.get("adresse_ban"):
+        adresse, code_postal, ville = split_adresse_ban(get("adresse_ban"))
+    else:
+        adresse, code_postal, ville = "", "", ""
+    if cols.get("adresse"):
+        adresse = _join_parts(clean_text(get("adresse"))) or adresse
+    if cols.get("code_postal"):
+        code_postal = clean_code_postal(get("code_postal")) or code_postal
+    if cols.get("ville"):
+        ville = clean_ville(get("ville")) or ville
+
+    lat, lon = clean_coordinates(get("latitude"), get("longitude"))
+    if lat is None and cfg.geopoint_fallback:
+        lat, lon = clean_coordinates(*parse_geopoint(raw.get("_geopoint")))
+
+    raw_siret = get("siret")
+    siret = clean_siret(raw_siret)
+    siren = clean_siren(get("siren"), siret)
+    telephone = clean_telephone(get("telephone"))
+    if stats is not None:
+        if clean_text(raw_siret) and not siret:
+            stats.note("siret")
+        if clean_text(get("telephone")) and not telephone:
+            stats.note("telephone")
+        if lat is None and (clean_text(get("latitude")) or clean_text(raw.get("_geopoint"))):
+            stats.note("coordinates")
+
+    return {
+        "identifiant_unique": identifiant_unique(cfg.code, ext),
+        "identifiant_externe": ext,
+        "source": cfg.code,
+        "acteur_type": acteur_type,
+        "nom": nom,
+        "nom_commercial": nom_commercial,
+        "siren": siren,
+        "siret": siret,
+        "adresse": adresse,
+        "adresse_complement": clean_text(get("adresse_complement")),
+        "code_postal": code_postal,
+        "ville": ville,
+        "latitude": lat,
+        "longitude": lon,
+        "telephone": telephone,
+        "email": clean_email(get("email")),
+        "url": clean_url(get("url")),
+    }, None
