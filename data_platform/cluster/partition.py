@@ -1,0 +1,285 @@
+"""Clustering per département partition: planning balanced batches, clustering a batch from
+`dbt.cluster_selection` into `public.cluster_membership` / `public.cluster_pair` (bulk COPY, one
+transaction, idempotent), and `cluster_frame`, the same thing in memory on a DataFrame.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import time
+
+import numpy as np
+import pandas as pd
+
+from data_platform.cluster.candidates import candidate_pairs
+from data_platform.cluster.grouping import cluster_ids, group
+from data_platform.cluster.scoring import Arrays, Scored, details_json, score_pairs
+
+SELECTION_COLUMNS = [
+    "identifiant_unique", "source", "acteur_type", "est_parent", "nombre_enfants", "nom", "nom_commercial",
+    "adresse", "code_postal", "ville", "siret", "telephone", "latitude", "longitude", "nom_norm",
+    "nom_commercial_norm", "adresse_norm", "ville_norm", "code_postal_norm", "siret_norm", "siren_norm",
+    "telephone_norm", "departement",
+]
+MEMBERSHIP_COLUMNS = ["cluster_id", "identifiant_unique", "departement"]
+PAIR_COLUMNS = ["cluster_id", "id_a", "id_b", "score", "details"]
+
+# candidate generation (tuned with bench/bench_cluster.py)
+TOP_K = 10
+MIN_COSINE = 0.3
+UNKNOWN_DEPARTEMENT = "inconnu"
+
+
+def _params(params: dict | None) -> dict:
+    from data_platform.cluster.params import validate_params
+
+    return validate_params(params or {})
+
+
+# ---------------------------------------------------------------- one partition, in memory
+
+def prepare(df: pd.DataFrame) -> Arrays:
+    """Rows sorted by identifiant_unique (deterministic input order), as column arrays."""
+    df = df.sort_values("identifiant_unique", kind="stable").reset_index(drop=True)
+    return Arrays.from_frame(df)
+
+
+def blocking_texts(arr: Arrays) -> list[list[str]]:
+    """Texts the TF-IDF neighbours are computed on: name + address, and name + commercial name + city
+    (finds a duplicate whose address is missing or written differently)."""
+    nom_adresse = (pd.Series(arr.nom) + " " + pd.Series(arr.adresse)).str.strip().tolist()
+    nom_ville = (pd.Series(arr.nom) + " " + pd.Series(arr.nom_commercial) + " " + pd.Series(arr.ville)
+                 ).str.strip().tolist()
+    return [nom_adresse, nom_ville]
+
+
+def score_partition(arr: Arrays, params: dict, workers: int = 1, timings: dict | None = None,
+                    k: int = TOP_K, min_cosine: float = MIN_COSINE) -> Scored:
+    """Candidate pairs of the partition and their scores."""
+    t0 = time.perf_counter()
+    i, j, _ = candidate_pairs(blocking_texts(arr), k=k, min_cosine=min_cosine)
+    t1 = time.perf_counter()
+    scored = score_pairs(arr, i, j, params, workers=workers)
+    t2 = time.perf_counter()
+    if timings is not None:
+        timings["candidates"] = timings.get("candidates", 0.0) + t1 - t0
+        timings["scoring"] = timings.get("scoring", 0.0) + t2 - t1
+        timings["pairs"] = timings.get("pairs", 0) + len(i)
+    return scored
+
+
+def group_partition(arr: Arrays, scored: Scored, params: dict, threshold: float | None = None,
+                    workers: int = 1) -> tuple[np.ndarray, tuple]:
+    """Cluster label per row (-1 = alone) and every scored pair (candidates ∪ intra-component)."""
+    threshold = params["threshold"] if threshold is None else threshold
+
+    def score_fn(a, b):
+        return score_pairs(arr, a, b, params, workers=workers).score
+
+    labels, (ea, eb, es) = group(len(arr), scored.i, scored.j, scored.score, threshold,
+                                 source=arr.source, est_parent=arr.est_parent,
+                                 allow_same_source=params.get("allow_same_source", False), score_fn=score_fn)
+    n = len(arr)
+    key = np.concatenate([scored.i * n + scored.j, ea * n + eb])
+    sc = np.concatenate([scored.score.astype(np.float64), es])
+    key, first = np.unique(key, return_index=True)
+    return labels, (key // n, key % n, sc[first])
+
+
+def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: tuple, params: dict,
+                     threshold: float, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Membership rows and cluster_pair rows (pairs ≥ threshold inside a final cluster)."""
+    cids = cluster_ids(departement, arr.ids, labels)
+    members = np.flatnonzero(labels >= 0)
+    memberships = pd.DataFrame({"cluster_id": cids[members], "identifiant_unique": arr.ids[members],
+                                "departement": departement})
+    a, b, s = pairs
+    inside = (labels[a] >= 0) & (labels[a] == labels[b]) & (s >= threshold) if len(a) else np.zeros(0, bool)
+    a, b = a[inside], b[inside]
+    rescored = score_pairs(arr, a, b, params, workers=workers)  # per-field details of the kept pairs
+    pair_df = pd.DataFrame({"cluster_id": cids[a], "id_a": arr.ids[a], "id_b": arr.ids[b],
+                            "score": np.round(rescored.score.astype(np.float64), 6),
+                            "details": details_json(rescored, np.arange(len(a)))})
+    return memberships, pair_df
+
+
+def cluster_partition(part: pd.DataFrame, departement: str, params: dict, workers: int = 1,
+                      timings: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    arr = prepare(part)
+    scored = score_partition(arr, params, workers=workers, timings=timings)
+    t0 = time.perf_counter()
+    labels, pairs = group_partition(arr, scored, params, workers=workers)
+    out = partition_output(arr, departement, labels, pairs, params, params["threshold"], workers=workers)
+    if timings is not None:
+        timings["grouping"] = timings.get("grouping", 0.0) + time.perf_counter() - t0
+    return out
+
+
+def _sorted_outputs(memberships: list, pairs: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    m = pd.concat(memberships, ignore_index=True) if memberships else pd.DataFrame(columns=MEMBERSHIP_COLUMNS)
+    p = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(columns=PAIR_COLUMNS)
+    m = m.sort_values(["cluster_id", "identifiant_unique"], kind="stable").reset_index(drop=True)
+    p = p.sort_values(["cluster_id", "id_a", "id_b"], kind="stable").reset_index(drop=True)
+    return m[MEMBERSHIP_COLUMNS], p[PAIR_COLUMNS]
+
+
+def partitions_of(df: pd.DataFrame):
+    """(departement, rows) per partition, in sorted département order; a missing or empty
+    département is the 'inconnu' partition."""
+    dept = df["departement"].fillna("").astype(str) if "departement" in df.columns else pd.Series("", index=df.index)
+    dept = dept.where(dept != "", UNKNOWN_DEPARTEMENT)
+    for d, part in df.groupby(dept.to_numpy(), sort=True):
+        yield d, part
+
+
+def cluster_frame(df: pd.DataFrame, params: dict | None = None, workers: int = 1,
+                  stats: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cluster every partition of a selection-shaped DataFrame in memory.
+
+    Returns (memberships[cluster_id, identifiant_unique, departement],
+             pairs[cluster_id, id_a, id_b, score, details]) sorted by cluster_id then ids.
+    `stats` (optional dict) receives stage seconds and per-partition seconds.
+    """
+    params = _params(params)
+    memberships, pairs = [], []
+    timings: dict = {}
+    part_seconds: dict = {}
+    for d, part in partitions_of(df):
+        t0 = time.perf_counter()
+        m, p = cluster_partition(part, d, params, workers=workers, timings=timings)
+        part_seconds[d] = round(time.perf_counter() - t0, 4)
+        memberships.append(m)
+        pairs.append(p)
+    out = _sorted_outputs(memberships, pairs)
+    if stats is not None:
+        stats.update({k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()})
+        stats["partition_seconds"] = part_seconds
+    return out
+
+
+def labels_at_thresholds(df: pd.DataFrame, params: dict | None, thresholds, workers: int = 1) -> dict:
+    """{threshold: Series identifiant_unique → cluster key ('' = alone)}: candidates and scores are
+    computed once per partition, only the grouping is redone per threshold (evaluate's table)."""
+    params = _params(params)
+    out = {t: [] for t in thresholds}
+    for d, part in partitions_of(df):
+        arr = prepare(part)
+        scored = score_partition(arr, params, workers=workers)
+        for t in thresholds:
+            labels, _ = group_partition(arr, scored, params, threshold=t, workers=workers)
+            key = np.where(labels >= 0, np.char.add(f"{d}:", labels.astype(str)), "")
+            out[t].append(pd.Series(key, index=arr.ids))
+    return {t: (pd.concat(v) if v else pd.Series(dtype=object)) for t, v in out.items()}
+
+
+# ---------------------------------------------------------------- the database side
+
+def _selection_has_run_id(conn) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("select 1 from information_schema.columns where table_schema = 'dbt' "
+                    "and table_name = 'cluster_selection' and column_name = 'run_id'")
+        return cur.fetchone() is not None
+
+
+def partition_sizes(conn, run_id: str) -> dict[str, int]:
+    """Rows per département of the run's selection (one group-by query)."""
+    where, args = ("where run_id = %s", [run_id]) if _selection_has_run_id(conn) else ("", [])
+    with conn.cursor() as cur:
+        cur.execute(f"select coalesce(nullif(departement, ''), 'inconnu') as d, count(*) "
+                    f"from dbt.cluster_selection {where} group by 1 order by 1", args or None)
+        return {d: int(c) for d, c in cur.fetchall()}
+
+
+def partition_cost(n: int) -> float:
+    """Relative cost of clustering a partition of n actors (top-k search grows like n log n here)."""
+    return n * math.log2(n + 2)
+
+
+def balance(sizes: dict[str, int], n_batches: int) -> list[list[str]]:
+    """Greedy largest-first assignment to the least loaded batch; deterministic (ties by code/index)."""
+    n_batches = max(1, int(n_batches))
+    heap = [(0.0, b) for b in range(n_batches)]
+    batches: list[list[str]] = [[] for _ in range(n_batches)]
+    for d, n in sorted(sizes.items(), key=lambda kv: (-partition_cost(kv[1]), kv[0])):
+        load, b = heapq.heappop(heap)
+        batches[b].append(d)
+        heapq.heappush(heap, (load + partition_cost(n), b))
+    return [sorted(b) for b in batches if b]
+
+
+def plan_batches(conn, run_id: str, n_batches: int) -> list[list[str]]:
+    """Départements of the run's selection grouped into at most n_batches balanced batches."""
+    return balance(partition_sizes(conn, run_id), n_batches)
+
+
+def read_selection(conn, run_id: str, departements: list[str]) -> pd.DataFrame:
+    has_run = _selection_has_run_id(conn)
+    cols = ", ".join(SELECTION_COLUMNS[:-1])
+    query = (f"select {cols}, coalesce(nullif(departement, ''), 'inconnu') as departement "
+             f"from dbt.cluster_selection where coalesce(nullif(departement, ''), 'inconnu') = any(%s)"
+             + (" and run_id = %s" if has_run else "") + " order by identifiant_unique")
+    from data_platform.db.connection import fetch_df
+
+    return fetch_df(conn, query, [list(departements)] + ([run_id] if has_run else []))
+
+
+def _run_params(conn, run_id: str) -> dict:
+    with conn.cursor() as cur:
+        cur.execute("select params from cluster_run where run_id = %s", [run_id])
+        row = cur.fetchone()
+    if row is None:
+        raise ValueError(f"unknown cluster run {run_id!r}")
+    return row[0] or {}
+
+
+def write_results(conn, run_id: str, departements: list[str], memberships: pd.DataFrame,
+                  pairs: pd.DataFrame) -> None:
+    """Replace the run's rows of these départements (caller's transaction)."""
+    from data_platform.db.connection import copy_dataframe
+
+    with conn.cursor() as cur:
+        cur.execute("delete from cluster_pair p using cluster_membership m where p.run_id = %s "
+                    "and m.run_id = p.run_id and m.cluster_id = p.cluster_id and m.departement = any(%s)",
+                    [run_id, list(departements)])
+        cur.execute("delete from cluster_membership where run_id = %s and departement = any(%s)",
+                    [run_id, list(departements)])
+    if len(memberships):
+        copy_dataframe(conn, "cluster_membership", memberships.assign(run_id=run_id)[["run_id"] + MEMBERSHIP_COLUMNS])
+    if len(pairs):
+        copy_dataframe(conn, "cluster_pair", pairs.assign(run_id=run_id)[["run_id"] + PAIR_COLUMNS])
+
+
+def cluster_batch(run_id: str, departements: list[str], params: dict | None = None, workers: int = 1,
+                  url: str | None = None) -> dict:
+    """Cluster the run's selection for these départements and store memberships and pairs.
+
+    One COPY out, clustering per partition, then one transaction: delete the run's rows of these
+    départements, COPY the new ones. Returns counts and seconds (per partition, per stage).
+    """
+    from data_platform.db.connection import connect
+
+    departements = sorted(set(departements))
+    t0 = time.perf_counter()
+    with connect(url) as conn:
+        params = _params(params if params is not None else _run_params(conn, run_id))
+        df = read_selection(conn, run_id, departements)
+    t_read = time.perf_counter() - t0
+    stats: dict = {}
+    memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats)
+    t1 = time.perf_counter()
+    with connect(url) as conn:
+        write_results(conn, run_id, departements, memberships, pairs)
+    t_write = time.perf_counter() - t1
+    part_seconds = stats.pop("partition_seconds", {})
+    return {
+        "run_id": run_id,
+        "departements": departements,
+        "actors": int(len(df)),
+        "clusters": int(memberships["cluster_id"].nunique()) if len(memberships) else 0,
+        "memberships": int(len(memberships)),
+        "pairs": int(len(pairs)),
+        "candidate_pairs": int(stats.pop("pairs", 0)),
+        "stage_seconds": {"read": round(t_read, 4), **stats, "write": round(t_write, 4)},
+        "partition_seconds": part_seconds,
+        "partition_sizes": {d: int(c) for d, c in df["departement"].value_counts().sort_index().items()},
+    }
