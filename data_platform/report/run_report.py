@@ -1,0 +1,285 @@
+"""One self-contained HTML report per clustering run (inline CSS and SVG, no external asset).
+
+Read in a few aggregate queries: the run (`cluster_run`), its cohort (`suggestion_cohorte`), cluster
+sizes and per-département counts (`cluster_membership`, grouped in SQL), the score histogram (the
+lowest pair score of each cluster, bucketed in SQL), the cohort's suggestions per status and its
+largest clusters. Every value coming from data is HTML-escaped.
+
+Score of a cluster = its lowest pair score, as `suggestion.score` (see suggestions/write.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import quote, urlencode
+
+from data_platform import settings
+from data_platform.changes import CHANGE_TYPES
+from data_platform.report.html import CSS, esc, fmt_json, fmt_number, hbar, svg_bars, table
+
+SCORE_BINS = 20
+MAX_SIZE_BAR = 15  # sizes above are grouped in one "16+" bar
+TOP_PARTITIONS = 15
+TOP_SUGGESTIONS = 20
+
+
+class UnknownRunError(LookupError):
+    pass
+
+
+def safe_run_id(run_id: str) -> str:
+    """A file-name-safe form of an Airflow run id (manual__2026-01-01T00:00:00+00:00 ...)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("._") or "run"
+
+
+def default_path(run_id: str) -> Path:
+    return Path(settings.REPORTS_DIR) / f"cluster_{safe_run_id(run_id)}.html"
+
+
+# ---------------------------------------------------------------- reads
+
+
+def _one(cur, query, params):
+    cur.execute(query, params)
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+
+
+def _all(cur, query, params):
+    cur.execute(query, params)
+    return cur.fetchall()
+
+
+def _as_dict(value: Any) -> dict:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def gather(conn, run_id: str) -> dict:
+    """Everything the report shows, in a few aggregate queries."""
+    with conn.cursor() as cur:
+        run = _one(cur, "select run_id, dag_run_id, params, status, stage_seconds, started_at, finished_at "
+                        "from cluster_run where run_id = %s", (run_id,))
+        cohort = _one(cur, "select id, dag_id, dag_run_id, parametres, compteurs, statut, cree_le "
+                           "from suggestion_cohorte where run_id = %s", (run_id,))
+        if run is None and cohort is None:
+            raise UnknownRunError(f"no cluster_run and no suggestion_cohorte for run {run_id!r}")
+        sizes = _all(cur, """
+            select n, count(*) from (
+                select count(*) as n from cluster_membership where run_id = %s group by cluster_id
+            ) t group by n order by n""", (run_id,))
+        per_dep = _all(cur, """
+            select departement, count(distinct cluster_id), count(*) from cluster_membership
+            where run_id = %s group by departement order by departement""", (run_id,))
+        scores = _all(cur, """
+            select least(width_bucket(s, 0, 1, %s), %s), count(*) from (
+                select min(score) as s from cluster_pair where run_id = %s group by cluster_id
+            ) t group by 1 order by 1""", (SCORE_BINS, SCORE_BINS, run_id))
+        statuses, top = [], []
+        if cohort is not None:
+            statuses = _all(cur, "select statut, count(*) from suggestion where cohorte_id = %s "
+                                 "group by statut order by statut", (cohort["id"],))
+            top = _all(cur, """
+                select id, cluster_id, departement, taille, score, statut,
+                       coalesce(contexte->'parent'->'data'->>'nom', '')
+                from suggestion where cohorte_id = %s
+                order by taille desc, score asc nulls first, id limit %s""", (cohort["id"], TOP_SUGGESTIONS))
+    return {"run": run, "cohort": cohort, "sizes": sizes, "per_dep": per_dep, "scores": scores,
+            "statuses": statuses, "top": top}
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _admin(path: str, query: Mapping[str, Any] | None = None) -> str:
+    url = settings.admin_base_url().rstrip("/") + "/" + path
+    return url + ("?" + urlencode(query) if query else "")
+
+
+def _link(url: str, text: str) -> str:
+    return f'<a href="{esc(url)}">{esc(text)}</a>'
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _section_stages(stage_seconds: Mapping) -> str:
+    rows_in = [(k, _seconds(v), v) for k, v in stage_seconds.items() if k != "partitions"]
+    vmax = max((s for _, s, _ in rows_in if s is not None), default=0)
+    rows = [[esc(k), fmt_number(s, 1) if s is not None else fmt_json(v), hbar(s, vmax) if s is not None else ""]
+            for k, s, v in rows_in]
+    total = sum(s for _, s, _ in rows_in if s is not None)
+    if rows:
+        rows.append(["<b>total</b>", f"<b>{fmt_number(total, 1)}</b>", ""])
+    return table(["étape", "secondes", ""], rows, numeric=[1], empty="pas de temps par étape enregistré")
+
+
+def _section_partitions(stage_seconds: Mapping) -> str:
+    partitions = stage_seconds.get("partitions")
+    if not isinstance(partitions, Mapping) or not partitions:
+        return '<p class="empty">pas de temps par partition enregistré</p>'
+    timed = [(str(dep), s) for dep, v in partitions.items() if (s := _seconds(v)) is not None]
+    timed.sort(key=lambda kv: (-kv[1], kv[0]))
+    vmax = timed[0][1] if timed else 0
+    rows = [[esc(dep), fmt_number(s, 2), hbar(s, vmax)] for dep, s in timed[:TOP_PARTITIONS]]
+    note = f"<p class=meta>{len(timed)} partitions, les {min(len(timed), TOP_PARTITIONS)} plus lentes :</p>"
+    return note + table(["département", "secondes", ""], rows, numeric=[1])
+
+
+def _size_histogram(sizes) -> str:
+    buckets: dict[str, int] = {}
+    for n, count in sizes:
+        label = str(n) if n <= MAX_SIZE_BAR else f"{MAX_SIZE_BAR + 1}+"
+        buckets[label] = buckets.get(label, 0) + count
+    labels = list(buckets)
+    return svg_bars(labels, [buckets[k] for k in labels], "Clusters par taille", "acteurs par cluster")
+
+
+def _score_histogram(scores) -> str:
+    counts = [0] * SCORE_BINS
+    missing = 0
+    for bucket, count in scores:
+        if bucket is None:
+            missing += count
+        else:
+            counts[max(1, min(SCORE_BINS, bucket)) - 1] += count
+    labels = [f"{i / SCORE_BINS:.2f}" for i in range(SCORE_BINS)]
+    svg = svg_bars(labels, counts, "Clusters par score (score minimal des paires)", "score (borne basse)")
+    if missing:
+        svg += f'<p class="meta">{fmt_number(missing)} cluster(s) sans score</p>'
+    return svg
+
+
+def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
+    run, cohort = data["run"], data["cohort"]
+    stage_seconds = _as_dict(run["stage_seconds"]) if run else {}
+    params = _as_dict(run["params"]) if run else _as_dict(cohort["parametres"])
+    compteurs = dict(counts) if counts is not None else (_as_dict(cohort["compteurs"]) if cohort else {})
+    out = ["<!DOCTYPE html>", '<html lang="fr"><head><meta charset="utf-8">',
+           f"<title>Clustering {esc(run_id)}</title><style>{CSS}</style></head><body>",
+           f"<h1>Rapport de clustering — <code>{esc(run_id)}</code></h1>"]
+
+    meta = []
+    if run:
+        meta += [f"statut <b>{esc(run['status'])}</b>", f"DAG run <code>{esc(run['dag_run_id'])}</code>",
+                 f"début {esc(run['started_at'])}", f"fin {esc(run['finished_at'] or '—')}"]
+    if cohort:
+        meta.append("cohorte " + _link(_admin(f"suggestions/suggestioncohorte/{cohort['id']}/change/"),
+                                       f"#{cohort['id']}"))
+    elif counts is not None:
+        meta.append("<b>dry run</b> : aucune suggestion écrite")
+    else:
+        meta.append("aucune cohorte de suggestions pour ce run")
+    out.append(f'<p class="meta">{" · ".join(meta)}</p>')
+
+    # headline numbers
+    cards = [("clusters", compteurs.get("clusters")), ("suggestions", compteurs.get("suggestions")),
+             ("acteurs", compteurs.get("acteurs")),
+             ("ignorées (déjà proposées)", (compteurs.get("skipped") or {}).get("pending")),
+             ("ignorées (rejetées)", (compteurs.get("skipped") or {}).get("rejected")),
+             ("anciennes périmées", compteurs.get("stale"))]
+    out.append('<div class="cards">' + "".join(
+        f'<div class="card"><b>{fmt_number(v) if v is not None else "—"}</b>{esc(k)}</div>' for k, v in cards)
+        + "</div>")
+    links = [_link(_admin("suggestions/suggestion/", {"cohorte__id__exact": cohort["id"]}),
+                   "Suggestions de ce run dans l'admin")] if cohort else []
+    links.append(_link(_admin("suggestions/suggestion/", {"statut__exact": "to_review"}),
+                       "Toutes les suggestions à revoir"))
+    out.append("<p>" + " · ".join(links) + "</p>")
+
+    out.append("<h2>Paramètres</h2>")
+    out.append(table(["paramètre", "valeur"], [[f"<code>{esc(k)}</code>", f"<code>{fmt_json(v)}</code>"]
+                                              for k, v in params.items()], empty="aucun paramètre"))
+
+    out.append("<h2>Temps par étape</h2>")
+    out.append(_section_stages(stage_seconds))
+    out.append("<h2>Partitions les plus lentes</h2>")
+    out.append(_section_partitions(stage_seconds))
+
+    out.append("<h2>Changements proposés</h2>")
+    per_type = compteurs.get("changes") or {}
+    out.append(table(["type de changement", "nombre"],
+                     [[f"<code>{esc(t)}</code>", fmt_number(per_type.get(t, 0))] for t in CHANGE_TYPES]
+                     + [[f"<code>{esc(t)}</code>", fmt_number(v)] for t, v in per_type.items()
+                        if t not in CHANGE_TYPES],
+                     numeric=[1]))
+    if data["statuses"]:
+        out.append("<p class=meta>Statut actuel des suggestions : " + ", ".join(
+            f"{esc(s)} {fmt_number(n)}" for s, n in data["statuses"]) + "</p>")
+
+    out.append("<h2>Par département</h2>")
+    out.append(_section_departements(data["per_dep"], compteurs.get("departements") or {},
+                                     stage_seconds.get("partitions"), cohort))
+
+    out.append("<h2>Histogrammes</h2>")
+    out.append(_size_histogram(data["sizes"]))
+    out.append(_score_histogram(data["scores"]))
+
+    if data["top"]:
+        out.append(f"<h2>Plus grands clusters (top {TOP_SUGGESTIONS})</h2>")
+        rows = [[_link(_admin(f"suggestions/suggestion/{sid}/change/"), f"#{sid}"), esc(cluster_id), esc(dep),
+                 fmt_number(taille), fmt_number(score, 3) if score is not None else "—", esc(statut), esc(nom)]
+                for sid, cluster_id, dep, taille, score, statut, nom in data["top"]]
+        out.append(table(["suggestion", "cluster", "département", "taille", "score", "statut", "parent"], rows,
+                         numeric=[3, 4]))
+
+    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    out.append(f'<p class="meta">Généré le {esc(generated)}.</p></body></html>')
+    return "\n".join(out)
+
+
+def _section_departements(per_dep, suggestions: Mapping, partitions: Any, cohort) -> str:
+    partitions = partitions if isinstance(partitions, Mapping) else {}
+    clusters = {dep: (nc, na) for dep, nc, na in per_dep}
+    deps = sorted(set(clusters) | set(suggestions) | set(map(str, partitions)))
+    rows = []
+    for dep in deps:
+        nc, na = clusters.get(dep, (0, 0))
+        n_sugg = suggestions.get(dep, 0)
+        cell = fmt_number(n_sugg)
+        if cohort and n_sugg:
+            cell = _link(_admin("suggestions/suggestion/", {"cohorte__id__exact": cohort["id"], "departement": dep}),
+                         str(n_sugg))
+        seconds = _seconds(partitions.get(dep))
+        rows.append([esc(dep), fmt_number(nc), fmt_number(na), cell,
+                     fmt_number(seconds, 2) if seconds is not None else "—"])
+    return table(["département", "clusters", "acteurs regroupés", "suggestions", "secondes"], rows,
+                 numeric=[1, 2, 3, 4])
+
+
+def write_report(conn, run_id: str, path: str | os.PathLike | None = None, *,
+                 counts: Mapping | None = None) -> Path:
+    """Write the run's HTML report and return its path.
+
+    Default path: `settings.REPORTS_DIR / cluster_<safe run id>.html`. `counts` (what
+    `write_suggestions` returned) replaces the cohort's stored counts, e.g. for a dry run that wrote
+    no cohort. The path is recorded in `suggestion_cohorte.rapport_path` and `cluster_run.report_path`
+    (committed on `conn`).
+    """
+    target = Path(path) if path is not None else default_path(run_id)
+    page = render(run_id, gather(conn, run_id), counts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, target)
+    with conn:
+        with conn.cursor() as cur:
+            cur.execute("update suggestion_cohorte set rapport_path = %s where run_id = %s", (str(target), run_id))
+            cur.execute("update cluster_run set report_path = %s where run_id = %s", (str(target), run_id))
+    return target
