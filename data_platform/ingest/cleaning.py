@@ -134,11 +134,17 @@ def clean_telephone(value) -> str:
         candidate = "0" + digits
     else:
         candidate = digits
-    try:
-        number = phonenumbers.parse(candidate, "FR")
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_valid_number(number):
+    number = None
+    # overseas départements share the 0 trunk prefix but have their own country codes
+    for region in ("FR",) if candidate.startswith("+") else _REGIONS_TRIED:
+        try:
+            parsed = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            return ""
+        if phonenumbers.is_valid_number(parsed):
+            number = parsed
+            break
+    if number is None:
         return ""
     region = phonenumbers.region_code_for_number(number)
     if region in _FRENCH_REGIONS:
@@ -146,6 +152,7 @@ def clean_telephone(value) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_REGIONS_TRIED = ("FR", "RE", "GP", "MQ", "GF", "YT")
 _FRENCH_REGIONS = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF"})
 
 

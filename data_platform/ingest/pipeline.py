@@ -55,6 +55,7 @@ class IngestOptions:
     policy: RetryPolicy | None = None
     run_id: str = ""
     database_url: str | None = None
+    page_size: int | None = None          # overrides the sources' page size (tests)
 
 
 @dataclass
@@ -224,7 +225,7 @@ def _stage(conn, cfg: SourceConfig, client: DataFairClient, select: list[str], o
     rows, rejected = _CsvSink(), _CsvSink()
     line = 0
     for page in client.iter_pages(cfg.dataset, select=select, filters=cfg.resolved_filters(opts.year),
-                                  size=cfg.page_size, if_modified_since=if_modified_since):
+                                  size=opts.page_size or cfg.page_size, if_modified_since=if_modified_since):
         for raw in page.results:
             line += 1
             row, rejection = clean_row(raw, cfg, stats)

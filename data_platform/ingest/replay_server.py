@@ -43,11 +43,18 @@ class ReplayState:
         self.lock = threading.Lock()
         self.requests: list[str] = []
         self._index_cache: dict = {}
+        self._published_key = (0, False, ())
+        self._publication = 0
 
     # -- dataset content ----------------------------------------------------------------------------
     def publication(self) -> int:
-        """Changes whenever what the datasets publish changes (drives finalizedAt / dataUpdatedAt)."""
-        return self.version * 10 + (1 if self.faults.get("drop_half") else 0) + (2 if self.faults.get("rename") else 0)
+        """Grows whenever what the datasets publish changes (drives finalizedAt / dataUpdatedAt)."""
+        key = (self.version, bool(self.faults.get("drop_half")), tuple(sorted((self.faults.get("rename") or {}).items())))
+        with self.lock:
+            if key != self._published_key:
+                self._published_key = key
+                self._publication += 1
+            return self._publication
 
     def updated_at(self) -> dt.datetime:
         return dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.timezone.utc) + dt.timedelta(hours=self.publication())

@@ -185,12 +185,11 @@ def eo_row(seed: int, dataset: str, i: int, version: int = 0) -> dict | None:
         "_id": f"{seed}-{i}",
         "_rand": rng.randint(0, 10 ** 6),
     }
-    if fate > 0.995:                   # unusable rows: rejected by the cleaning
-        if fate > 0.9975:
-            row["id_point_apport_ou_reparation"] = ""
-        else:
-            row["nom_de_lorganisme"] = "null"
-            row["enseigne_commerciale"] = ""
+    if i % 100 == 29:                  # unusable rows (2%): rejected by the cleaning
+        row["id_point_apport_ou_reparation"] = rng.choice(["", "n/a"])
+    elif i % 100 == 17:
+        row["nom_de_lorganisme"] = "null"
+        row["enseigne_commerciale"] = ""
     if version and 0.02 <= fate < 0.05:  # changed in later versions
         row["telephone"] = f"01 23 45 {version % 100:02d} {i % 100:02d}"
         row["nom_de_lorganisme"] = f"{nom} (v{version})"
