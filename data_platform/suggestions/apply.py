@@ -321,11 +321,14 @@ def displayed_models_exist() -> bool:
 
 
 def rebuild_displayed_layer() -> dict:
-    """Rebuild dbt.vue_acteur and dbt.displayed_acteur after applying."""
+    """Rebuild dbt.vue_acteur and dbt.displayed_acteur after applying.
+
+    `+displayed_acteur` also builds their (light) upstream views when missing; `cautious` runs
+    only the data tests whose every parent is selected (not the per-run clustering marts')."""
     if not displayed_models_exist():
         log.warning("dbt models vue_acteur/displayed_acteur not found: displayed layer not rebuilt")
         return {"rebuilt": False, "reason": "models vue_acteur/displayed_acteur absent"}
     from data_platform.dbt_runner import run_dbt
 
-    run_dbt(["build", "--select", "vue_acteur displayed_acteur"])
+    run_dbt(["build", "--select", "+displayed_acteur", "--indirect-selection", "cautious"])
     return {"rebuilt": True}
