@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from data_platform.changes.records import (
     DELETE, LINK_TYPES, PARENT_TYPES, Change, ChangeValidationError, make_change,

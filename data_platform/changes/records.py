@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 # Never copied into a parent (SPEC §3.1 step 5).
 IDENTITY_FIELDS = frozenset({

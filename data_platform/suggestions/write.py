@@ -48,7 +48,8 @@ import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from data_platform.changes import CHANGE_TYPES, CREATE, KEEP, Change, load_changes, parent_of
 from data_platform.db.connection import copy_rows
@@ -61,6 +62,7 @@ ADVISORY_LOCK_KEY = 0x5_0667_E57  # arbitrary constant, "suggest"
 
 RAW_FIELDS = ("acteur_type", "nom", "nom_commercial", "adresse", "code_postal", "ville", "siret", "telephone",
               "latitude", "longitude")
+FLOAT_FIELDS = ("latitude", "longitude")
 NORM_FIELDS = ("nom_norm", "nom_commercial_norm", "adresse_norm", "ville_norm", "code_postal_norm", "siret_norm",
                "siren_norm", "telephone_norm", "departement")
 SUGGESTION_COLUMNS = ["cohorte_id", "cluster_id", "statut", "score", "departement", "taille", "sources", "membres",
@@ -118,21 +120,17 @@ class Plan:
 # ---------------------------------------------------------------- JSON helpers
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: non-finite floats become null (jsonb refuses NaN), containers recursed."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)  # Decimal, dates...
+def _num(value: Any) -> float | None:
+    """A float read from the database, JSON-safe (jsonb refuses NaN/Infinity: they become null)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(_clean(value), ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+    # Floats are made finite where they are read (_num); change data is validated finite.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, default=str, separators=(",", ":"))
 
 
 def _as_dict(value: Any) -> dict:
@@ -166,10 +164,11 @@ def _read_pairs(conn, run_id: str) -> dict[str, list[dict]]:
     for cluster_id, id_a, id_b, score, details in rows:
         details = _as_dict(details)
         pairs[cluster_id].append({
-            "id_a": id_a, "id_b": id_b, "score": score,
+            "id_a": id_a, "id_b": id_b, "score": _num(score),
             "fields": _as_dict(details.get("fields")),
             "matched": list(details.get("matched") or []),
-            "distance_m": details.get("distance_m"),
+            "distance_m": _num(details.get("distance_m")) if isinstance(details.get("distance_m"), (int, float))
+            else None,
         })
     return pairs
 
@@ -196,7 +195,7 @@ def _read_selection(conn, run_id: str, ids: list[str]) -> dict[str, dict]:
         out[row[0]] = {
             "source": values.get("source") or "",
             "est_parent": bool(values.get("est_parent")),
-            "raw": {f: values.get(f) for f in RAW_FIELDS},
+            "raw": {f: _num(values.get(f)) if f in FLOAT_FIELDS else values.get(f) for f in RAW_FIELDS},
             "norm": {f: values.get(f) for f in NORM_FIELDS},
         }
     return out
@@ -229,8 +228,9 @@ def _read_consolidated(conn, ids: list[str]) -> dict[str, dict]:
         return {}
     out = {}
     for row in _fetch(conn, CONSOLIDATED_SQL, (ids,)):
-        out[row[0]] = {"source": row[1], "est_parent": bool(row[2]), "raw": dict(zip(RAW_FIELDS, row[3:])),
-                       "norm": {}}
+        raw = dict(zip(RAW_FIELDS, row[3:]))
+        raw.update((f, _num(raw[f])) for f in FLOAT_FIELDS)
+        out[row[0]] = {"source": row[1], "est_parent": bool(row[2]), "raw": raw, "norm": {}}
     return out
 
 
@@ -296,7 +296,7 @@ def _build(cluster_id: str, changes: list[Change], membres: list[str], key: tupl
            members: Mapping[str, dict]) -> PlannedSuggestion:
     parent = parent_of(changes)
     cluster_pairs = pairs.get(cluster_id, [])
-    scores = [p["score"] for p in cluster_pairs if p["score"] is not None and math.isfinite(p["score"])]
+    scores = [p["score"] for p in cluster_pairs if p["score"] is not None]
     known = [(i, members[i]) for i in membres if i in members]
     departement = departements.get(cluster_id)
     if departement is None:
