@@ -1,6 +1,8 @@
 """write_suggestions on a crafted run: exact suggestions, one transaction, re-runs, rejections, dry run."""
 import json
 
+import psycopg2.extensions
+
 import pytest
 
 from data_platform.suggestions.fingerprint import data_fingerprints, members_key
@@ -324,3 +326,50 @@ def test_params_default_to_the_run_and_empty_run_gets_an_empty_cohort(world):
     with world.cursor() as cur:
         cur.execute("select dag_run_id, parametres from suggestion_cohorte where run_id = 'empty'")
         assert cur.fetchone() == ("sched__1", {"threshold": 0.9})
+
+
+class _CountingCursor(psycopg2.extensions.cursor):
+    statements = 0
+
+    def execute(self, query, vars=None):
+        type(self).statements += 1
+        return super().execute(query, vars)
+
+    def copy_expert(self, sql, file, size=8192):
+        type(self).statements += 1
+        return super().copy_expert(sql, file, size)
+
+
+def _statements(conn, run_id):
+    conn.cursor_factory = _CountingCursor
+    _CountingCursor.statements = 0
+    try:
+        counts = write_suggestions(conn, run_id, params=PARAMS)
+    finally:
+        conn.cursor_factory = psycopg2.extensions.cursor
+    return counts["suggestions"], _CountingCursor.statements
+
+
+def test_database_round_trips_do_not_grow_with_the_number_of_clusters(world):
+    add_run(world, "small", changes=CHANGES[3:])  # 1 cluster
+    many = [r for i in range(25) for r in [
+        (f"e{i}", f"parent_e{i}", "acteur_create_as_parent", 1, None, {"nom": f"E{i}"}, {}),
+        (f"e{i}", f"ecosystem_e{i}a", "acteur_update_parent_id", 2, f"parent_e{i}", None, None),
+        (f"e{i}", f"refashion_e{i}b", "acteur_update_parent_id", 2, f"parent_e{i}", None, None)]]
+    add_run(world, "big", changes=CHANGES[:3] + many)  # 26 clusters
+    small = _statements(world, "small")
+    big = _statements(world, "big")
+    assert (small[0], big[0]) == (1, 26)
+    assert big[1] == small[1] <= 15
+
+
+def test_non_finite_coordinates_become_null_in_the_context(world):
+    with world.cursor() as cur:
+        cur.execute("update dbt.cluster_selection set latitude = 'NaN', longitude = 'Infinity' "
+                    "where identifiant_unique = 'refashion_1'")
+        cur.execute("update acteur set latitude = 'NaN' where identifiant_unique = 'corepile_1'")
+    world.commit()
+    write_suggestions(world, RUN, params=PARAMS)
+    members = {m["identifiant_unique"]: m["raw"] for s in _suggestions(world) for m in s["contexte"]["membres"]}
+    assert (members["refashion_1"]["latitude"], members["refashion_1"]["longitude"]) == (None, None)
+    assert members["corepile_1"]["latitude"] is None
