@@ -102,3 +102,20 @@ def test_unknown_run(db, tmp_path):
     with pytest.raises(UnknownRunError):
         write_report(db, "nope", tmp_path / "x.html")
     assert not (tmp_path / "x.html").exists()
+
+
+def test_run_without_cohort_counts_the_planned_changes(db, tmp_path):
+    with db.cursor() as cur:
+        cur.execute("insert into cluster_run (run_id, params) values ('dry', '{\"dry_run\": true}')")
+        cur.execute("create schema if not exists dbt; create table dbt.cluster_changes (run_id text, cluster_id text, "
+                    "identifiant_unique text, change_type text, change_order int, parent_id text, data jsonb, "
+                    "origine jsonb)")
+        cur.execute("insert into dbt.cluster_changes (run_id, cluster_id, identifiant_unique, change_type) values "
+                    "('dry', 'k1', 'p', 'acteur_create_as_parent'), ('dry', 'k1', 'a', 'acteur_update_parent_id'), "
+                    "('dry', 'k1', 'b', 'acteur_update_parent_id'), ('other', 'k9', 'z', 'acteur_delete_as_parent')")
+    db.commit()
+    page = write_report(db, "dry", tmp_path / "dry.html").read_text(encoding="utf-8")
+    assert "aucune cohorte de suggestions pour ce run (dry run ?)" in page
+    assert re.search(r"<code>acteur_update_parent_id</code></td><td class=num>2</td>", page)
+    assert re.search(r"<code>acteur_delete_as_parent</code></td><td class=num>0</td>", page)
+    assert '<div class="card"><b>1</b>clusters</div>' in page

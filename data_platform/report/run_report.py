@@ -83,8 +83,17 @@ def gather(conn, run_id: str) -> dict:
             select least(width_bucket(s, 0, 1, %s), %s), count(*) from (
                 select min(score) as s from cluster_pair where run_id = %s group by cluster_id
             ) t group by 1 order by 1""", (SCORE_BINS, SCORE_BINS, run_id))
-        statuses, top = [], []
-        if cohort is not None:
+        statuses, top, planned = [], [], None
+        if cohort is None:
+            # dry run (or suggestions not written yet): what the run's changes would propose
+            cur.execute("select to_regclass('dbt.cluster_changes') is not null")
+            if cur.fetchone()[0]:
+                rows = _all(cur, "select change_type, count(*) from dbt.cluster_changes where run_id = %s "
+                                 "group by 1 order by 1", (run_id,))
+                n = _all(cur, "select count(distinct cluster_id) from dbt.cluster_changes where run_id = %s",
+                         (run_id,))[0][0]
+                planned = {"clusters": n, "changes": dict(rows)}
+        else:
             statuses = _all(cur, "select statut, count(*) from suggestion where cohorte_id = %s "
                                  "group by statut order by statut", (cohort["id"],))
             top = _all(cur, """
@@ -93,7 +102,7 @@ def gather(conn, run_id: str) -> dict:
                 from suggestion where cohorte_id = %s
                 order by taille desc, score asc nulls first, id limit %s""", (cohort["id"], TOP_SUGGESTIONS))
     return {"run": run, "cohort": cohort, "sizes": sizes, "per_dep": per_dep, "scores": scores,
-            "statuses": statuses, "top": top}
+            "statuses": statuses, "top": top, "planned": planned}
 
 
 # ---------------------------------------------------------------- rendering
@@ -170,7 +179,12 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     run, cohort = data["run"], data["cohort"]
     stage_seconds = _as_dict(run["stage_seconds"]) if run else {}
     params = _as_dict(run["params"]) if run else _as_dict(cohort["parametres"])
-    compteurs = dict(counts) if counts is not None else (_as_dict(cohort["compteurs"]) if cohort else {})
+    if counts is not None:
+        compteurs = dict(counts)
+    elif cohort:
+        compteurs = _as_dict(cohort["compteurs"])
+    else:
+        compteurs = dict(data.get("planned") or {})
     out = ["<!DOCTYPE html>", '<html lang="fr"><head><meta charset="utf-8">',
            f"<title>Clustering {esc(run_id)}</title><style>{CSS}</style></head><body>",
            f"<h1>Rapport de clustering — <code>{esc(run_id)}</code></h1>"]
@@ -185,12 +199,14 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     elif counts is not None:
         meta.append("<b>dry run</b> : aucune suggestion écrite")
     else:
-        meta.append("aucune cohorte de suggestions pour ce run")
+        meta.append("aucune cohorte de suggestions pour ce run (dry run ?) : comptes tirés de "
+                    "<code>dbt.cluster_changes</code>" if data.get("planned") else
+                    "aucune cohorte de suggestions pour ce run")
     out.append(f'<p class="meta">{" · ".join(meta)}</p>')
 
     # headline numbers
     cards = [("clusters", compteurs.get("clusters")), ("suggestions", compteurs.get("suggestions")),
-             ("acteurs", compteurs.get("acteurs")),
+             ("acteurs dans les changements (parents créés inclus)", compteurs.get("acteurs")),
              ("ignorées (déjà proposées)", (compteurs.get("skipped") or {}).get("pending")),
              ("ignorées (rejetées)", (compteurs.get("skipped") or {}).get("rejected")),
              ("anciennes périmées", compteurs.get("stale"))]
