@@ -373,3 +373,18 @@ def test_non_finite_coordinates_become_null_in_the_context(world):
     members = {m["identifiant_unique"]: m["raw"] for s in _suggestions(world) for m in s["contexte"]["membres"]}
     assert (members["refashion_1"]["latitude"], members["refashion_1"]["longitude"]) == (None, None)
     assert members["corepile_1"]["latitude"] is None
+
+
+def test_a_failed_replacement_keeps_the_previous_cohort(world):
+    first = write_suggestions(world, RUN, params=PARAMS)
+    before = _suggestions(world)
+    with world.cursor() as cur:
+        cur.execute("insert into dbt.cluster_changes (run_id, cluster_id, identifiant_unique, change_type, change_order, "
+                    "data) values (%s, %s, 'parent_long', 'acteur_create_as_parent', 1, '{}')", (RUN, "y" * 300))
+    world.commit()
+    with pytest.raises(Exception, match="too long"):
+        write_suggestions(world, RUN, params=PARAMS)
+    assert _suggestions(world) == before
+    with world.cursor() as cur:
+        cur.execute("select id from suggestion_cohorte")
+        assert cur.fetchall() == [(first["cohorte_id"],)]

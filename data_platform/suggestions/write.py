@@ -24,7 +24,8 @@ Choices (documented here because reviewers and the report depend on them):
 - Re-proposals: a cluster whose `empreinte_membres` AND `empreinte_donnees` equal those of an
   existing `to_review`/`approved`/`applying` suggestion is skipped (`skipped.pending`); equal to a
   `rejected` one, it is skipped too (`skipped.rejected`): a rejected cluster comes back only when
-  its members or their data changed.
+  its members or their data changed. `failed` and `stale` suggestions do not block a re-proposal
+  (the reviewers get a fresh one).
 - A `to_review` suggestion of an earlier cohort with the same members but other data is marked
   `stale` (its changes were computed on data that no longer holds), with a `suggestion_decision`
   row (decision `stale`, username = dag_id) so that the trail shows why it left the review queue.
