@@ -75,8 +75,13 @@ def test_parent_types_require_data():
 def test_data_fields_and_values_are_checked():
     with pytest.raises(ChangeValidationError, match="field 'couleur': unknown field"):
         CreateAsParent("c1", "p", data={"couleur": "bleu"})
-    with pytest.raises(ChangeValidationError, match="field 'nom': value must be a string"):
+    with pytest.raises(ChangeValidationError, match="field 'nom': value must be a string or null, got dict"):
         CreateAsParent("c1", "p", data={"nom": {"x": 1}})
+    with pytest.raises(ChangeValidationError, match="field 'siret': value must be a string or null, got int"):
+        CreateAsParent("c1", "p", data={"siret": 12345678900011})
+    with pytest.raises(ChangeValidationError, match="field 'longitude': value must be a number or null, got str"):
+        CreateAsParent("c1", "p", data={"longitude": "2.3"})
+    assert CreateAsParent("c1", "p", data={"nom": None, "latitude": 45}).data == {"nom": None, "latitude": 45}
     with pytest.raises(ChangeValidationError, match="field 'latitude': value nan is not a finite number"):
         CreateAsParent("c1", "p", data={"latitude": float("nan")})
     with pytest.raises(ChangeValidationError, match="field 'origine.ville': origin given for a field not in data"):

@@ -55,15 +55,23 @@ def _check_id(cluster_id: Any, ident: Any, name: str, value: Any) -> None:
         raise ChangeValidationError(cluster_id, ident, name, f"must be a non-empty string, got {value!r}")
 
 
-def _check_scalar(cluster_id: str, ident: str, name: str, value: Any) -> None:
-    if value is None or isinstance(value, (str, bool, int)):
+NUMERIC_FIELDS = frozenset({"latitude", "longitude"})
+
+
+def _check_value(cluster_id: str, ident: str, name: str, value: Any) -> None:
+    """Coordinates are finite numbers, every other copyable field is text; null is allowed."""
+    if value is None:
         return
-    if isinstance(value, float):
+    if name in NUMERIC_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ChangeValidationError(cluster_id, ident, name,
+                                        f"value must be a number or null, got {type(value).__name__}")
         if not math.isfinite(value):
             raise ChangeValidationError(cluster_id, ident, name, f"value {value!r} is not a finite number")
         return
-    raise ChangeValidationError(cluster_id, ident, name,
-                                f"value must be a string, a number or null, got {type(value).__name__}")
+    if not isinstance(value, str):
+        raise ChangeValidationError(cluster_id, ident, name,
+                                    f"value must be a string or null, got {type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,7 @@ class _ParentChange(Change):
                                             f"identity field must not be in the data of {self.TYPE}")
             if key not in _FIELD_RANK:
                 raise ChangeValidationError(cid, ident, key, f"unknown field in the data of {self.TYPE}")
-            _check_scalar(cid, ident, key, value)
+            _check_value(cid, ident, key, value)
         if self.origine is None:
             object.__setattr__(self, "origine", {})
         if not isinstance(self.origine, Mapping):
