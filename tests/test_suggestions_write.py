@@ -388,3 +388,27 @@ def test_a_failed_replacement_keeps_the_previous_cohort(world):
     with world.cursor() as cur:
         cur.execute("select id from suggestion_cohorte")
         assert cur.fetchall() == [(first["cohorte_id"],)]
+
+
+def test_outdated_to_review_is_marked_stale_even_when_the_cluster_is_skipped(world):
+    write_suggestions(world, RUN, params=PARAMS)       # c1 v1 (to_review)
+    _set_statut(world, "c1", "rejected")
+    _touch(world, "refashion_1")
+    add_run(world, "run-2")
+    write_suggestions(world, "run-2", params=PARAMS)   # c1 v2 (to_review), c2 skipped
+    _set_statut_of(world, "run-2", "c1", "rejected")   # v2 rejected
+    with world.cursor() as cur:                        # an older to_review of c1 (v1 data) still around
+        cur.execute("update suggestion s set statut = 'to_review' from suggestion_cohorte c "
+                    "where c.id = s.cohorte_id and c.run_id = %s and s.cluster_id = 'c1'", (RUN,))
+    world.commit()
+    add_run(world, "run-3")
+    counts = write_suggestions(world, "run-3", params=PARAMS)
+    assert counts["skipped"] == {"pending": 1, "rejected": 1} and counts["stale"] == 1
+    assert [s["statut"] for s in _suggestions(world, RUN) if s["cluster_id"] == "c1"] == ["stale"]
+
+
+def _set_statut_of(conn, run_id, cluster_id, statut):
+    with conn.cursor() as cur:
+        cur.execute("update suggestion s set statut = %s from suggestion_cohorte c "
+                    "where c.id = s.cohorte_id and c.run_id = %s and s.cluster_id = %s", (statut, run_id, cluster_id))
+    conn.commit()

@@ -26,9 +26,10 @@ Choices (documented here because reviewers and the report depend on them):
   `rejected` one, it is skipped too (`skipped.rejected`): a rejected cluster comes back only when
   its members or their data changed. `failed` and `stale` suggestions do not block a re-proposal
   (the reviewers get a fresh one).
-- A `to_review` suggestion of an earlier cohort with the same members but other data is marked
-  `stale` (its changes were computed on data that no longer holds), with a `suggestion_decision`
-  row (decision `stale`, username = dag_id) so that the trail shows why it left the review queue.
+- A `to_review` suggestion of an earlier cohort with the same members but other data than the
+  members' current state is marked `stale`, whether or not the cluster is proposed again (its
+  changes were computed on data that no longer holds), with a `suggestion_decision` row (decision
+  `stale`, username = dag_id) so that the trail shows why it left the review queue.
   `approved` ones are left alone: the apply step re-checks the fingerprint and marks them stale.
 - One cohort per run_id: writing again for a run whose cohort is untouched (every suggestion still
   `to_review`, no decision recorded) replaces it in the same transaction; a cohort that reviewers
@@ -280,13 +281,14 @@ def plan_suggestions(conn, run_id: str) -> Plan:
     stale: set[int] = set()
     for cluster_id, changes in clusters.items():
         key = (empreintes_membres[cluster_id], empreintes_donnees[cluster_id])
+        # to_review suggestions of these members made on other data are outdated, whatever happens next
+        stale.update(sid for sid, emp_d in to_review_by_members.get(key[0], ()) if emp_d != key[1])
         if key in existing_pending:
             plan.skipped_pending.append(cluster_id)
             continue
         if key in existing_rejected:
             plan.skipped_rejected.append(cluster_id)
             continue
-        stale.update(sid for sid, emp_d in to_review_by_members.get(key[0], ()) if emp_d != key[1])
         plan.to_write.append(_build(cluster_id, changes, membres[cluster_id], key, departements, pairs, members))
     plan.stale_ids = sorted(stale)
     return plan
