@@ -120,7 +120,7 @@ def cluster_acteurs():
     def report(run_id: str, counts: dict) -> dict:
         from data_platform import pipeline
 
-        result = pipeline.finish(run_id)
+        result = pipeline.finish(run_id, counts)
         print(f"cohort counts: {counts}")
         print(f"run report: {result['report']}")
         return {**counts, **result}

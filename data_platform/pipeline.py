@@ -117,16 +117,15 @@ def write(run_id: str, dag_id: str = "cluster_acteurs", dag_run_id: str = "") ->
     return counts
 
 
-def finish(run_id: str) -> dict:
-    """Write the HTML report and close the run."""
+def finish(run_id: str, counts: dict | None = None) -> dict:
+    """Close the run and write its HTML report (counts: what `write` returned, e.g. for a dry run)."""
     from data_platform.report import write_report
 
     with connect() as conn:
-        path = write_report(conn, run_id)
         with conn.cursor() as cur:
-            cur.execute("update cluster_run set status = 'done', finished_at = now(), report_path = %s "
-                        "where run_id = %s", (str(path), run_id))
-            cur.execute("update suggestion_cohorte set rapport_path = %s where run_id = %s", (str(path), run_id))
+            cur.execute("update cluster_run set status = 'done', finished_at = now() where run_id = %s", (run_id,))
+        conn.commit()
+        path = write_report(conn, run_id, counts=counts)
     log.info("run report: %s", path)
     return {"report": str(path)}
 
@@ -149,7 +148,7 @@ def run_all(run_id: str, raw_params: dict | None = None, n_batches: int = DEFAUL
     summary["clusters"] = sum(int(r.get("clusters", 0)) for r in results)
     summary["changes"] = build_parents(run_id)
     summary["suggestions"] = write(run_id)
-    summary.update(finish(run_id))
+    summary.update(finish(run_id, summary["suggestions"]))
     return summary
 
 
