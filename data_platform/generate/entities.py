@@ -223,6 +223,7 @@ def build_entities(n_actors: int, rng: np.random.Generator, geo: Geography, seed
         "telephone": telephone[:n_ent], "email": email[:n_ent], "url": url[:n_ent], "size": size,
     })
     df.loc[df["kind"] == "digital", ["code_postal", "ville", "departement"]] = ""
+    df.loc[df["kind"] == "digital", "arrondissement"] = 0
     streets = np.append(geo.streets, "")  # index -1: no address
     df.insert(df.columns.get_loc("street"), "adresse",
               np.where(df["street"] >= 0, df["num"].astype(str).to_numpy(dtype=object) + " ", "")

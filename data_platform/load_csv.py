@@ -1,0 +1,293 @@
+"""`data-platform load-csv FILE [--skip-invalid]`: load actors from a CSV with the acteur columns.
+
+Python API (also used by `dedupe-csv`):
+- `read_acteur_csv(path, sources=None, acteur_types=None, conn=None) -> (DataFrame, list[RowError])`:
+  reads and validates the file. The DataFrame holds the *valid* rows only, indexed by their CSV line
+  number (header = line 1), with every column of ACTEUR_COLUMNS (absent optional columns are '',
+  `identifiant_unique` derived from source + identifiant_externe when empty, `statut` ACTIF when
+  empty, latitude/longitude as floats, NaN when empty) plus the ground-truth columns `entity_id`,
+  `kind` when the file has them. Known codes come from `sources`/`acteur_types`, else from the
+  database tables `source`/`acteur_type` (through `conn`, or a new connection).
+- `load_acteurs(conn, df) -> int`: upserts those rows into `acteur` (COPY into a temporary table, then
+  one INSERT ... ON CONFLICT DO UPDATE) in the caller's transaction; returns the number of rows
+  inserted or changed. `upsert_acteurs` returns the detail (inserted / updated / unchanged).
+
+Rules: the header is required; columns are matched by name, in any order; a column that is neither an
+acteur column nor a ground-truth column is an error (a misspelt column would otherwise lose its data
+silently). Values are stripped of surrounding spaces. Every error names the line, the field and why.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from psycopg2 import sql
+
+from data_platform.acteur_csv import (
+    ACTEUR_COLUMNS,
+    FLOAT_COLUMNS,
+    GROUND_TRUTH_COLUMNS,
+    STATUTS,
+    derive_identifiant_unique,
+)
+
+REQUIRED = ["source", "acteur_type", "nom"]
+MAX_LENGTH = {"identifiant_unique": 255, "entity_id": 64, "kind": 32}
+SHOWN_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int          # line number as a text editor shows it (header = 1)
+    field: str         # column name ('' when the whole line is at fault)
+    reason: str
+    value: str = ""
+    fatal: bool = False  # the file as a whole cannot be read: --skip-invalid cannot skip it
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", field '{self.field}'" if self.field else "")
+        got = f" (got {self.value!r})" if self.value else ""
+        return f"{where}: {self.reason}{got}"
+
+
+def known_codes(conn=None) -> tuple[set[str], set[str]]:
+    """Source and acteur_type codes from the database."""
+    from data_platform.db.connection import connect
+
+    def fetch(c):
+        with c.cursor() as cur:
+            cur.execute("select code from source")
+            sources = {r[0] for r in cur.fetchall()}
+            cur.execute("select code from acteur_type")
+            return sources, {r[0] for r in cur.fetchall()}
+
+    if conn is not None:
+        return fetch(conn)
+    with connect() as c:
+        return fetch(c)
+
+
+def _empty() -> pd.DataFrame:
+    df = pd.DataFrame({c: pd.Series(dtype=object) for c in ACTEUR_COLUMNS})
+    df[FLOAT_COLUMNS] = df[FLOAT_COLUMNS].astype(float)
+    df.index.name = "line"
+    return df
+
+
+def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], list[RowError]]:
+    """Header, rows and the line where each row starts; rows with a wrong field count are errors."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return [], [], [], [RowError(line, "", f"not valid UTF-8 (byte {raw[exc.start]:#04x})", fatal=True)]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows, lines, errors = [], [], []
+    try:
+        header = next(reader, None)
+        if not header or all(not h.strip() for h in header):
+            return [], [], [], [RowError(1, "", "the file is empty: a header line naming the columns is required",
+                                         fatal=True)]
+        ncols, prev = len(header), reader.line_num
+        for rec in reader:
+            start, prev = prev + 1, reader.line_num
+            if not rec:  # blank line
+                continue
+            if len(rec) != ncols:
+                errors.append(RowError(start, "", f"{len(rec)} fields where the header has {ncols}"))
+                continue
+            rows.append(rec)
+            lines.append(start)
+    except csv.Error as exc:
+        return [], [], [], [RowError(reader.line_num, "", f"unreadable CSV: {exc}", fatal=True)]
+    return [h.strip() for h in header], rows, lines, errors
+
+
+def _check_header(header: list[str]) -> list[RowError]:
+    errors = []
+    allowed = set(ACTEUR_COLUMNS) | set(GROUND_TRUTH_COLUMNS)
+    seen = set()
+    for name in header:
+        if name in seen:
+            errors.append(RowError(1, name, "column appears twice in the header", fatal=True))
+        seen.add(name)
+        if name not in allowed:
+            errors.append(RowError(1, name, "unknown column; expected acteur columns: " + ", ".join(ACTEUR_COLUMNS)
+                                   + " (and optionally " + ", ".join(GROUND_TRUTH_COLUMNS) + ")", fatal=True))
+    for name in REQUIRED:
+        if name not in seen:
+            errors.append(RowError(1, name, "required column missing from the header", fatal=True))
+    if "identifiant_externe" not in seen and "identifiant_unique" not in seen:
+        errors.append(RowError(1, "identifiant_externe",
+                               "the header needs identifiant_externe or identifiant_unique", fatal=True))
+    return errors
+
+
+def _errors_where(df: pd.DataFrame, mask, field: str, reason: str) -> list[RowError]:
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return []
+    return [RowError(int(line), field, reason, str(v)) for line, v in zip(df.index[mask], df[field].to_numpy()[mask])]
+
+
+def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str]) -> tuple[pd.DataFrame, list[RowError]]:
+    """Vectorized checks of every row; returns the completed frame (all rows) and the row errors."""
+    errors: list[RowError] = []
+    for name in REQUIRED:
+        errors += _errors_where(df, df[name] == "", name, "required, but empty")
+    no_id = (df["identifiant_externe"] == "") & (df["identifiant_unique"] == "")
+    errors += _errors_where(df, no_id, "identifiant_externe", "identifiant_externe or identifiant_unique is required")
+    errors += _errors_where(df, (df["source"] != "") & ~df["source"].isin(sources), "source",
+                            "unknown source code; known: " + ", ".join(sorted(sources)))
+    errors += _errors_where(df, (df["acteur_type"] != "") & ~df["acteur_type"].isin(acteur_types), "acteur_type",
+                            "unknown acteur_type code; known: " + ", ".join(sorted(acteur_types)))
+    df.loc[df["statut"] == "", "statut"] = "ACTIF"
+    errors += _errors_where(df, ~df["statut"].isin(STATUTS), "statut", "must be one of " + ", ".join(STATUTS))
+    errors += _errors_where(df, (df["siret"] != "") & ~df["siret"].str.fullmatch(r"\d{14}"), "siret",
+                            "must be 14 digits")
+    errors += _errors_where(df, (df["siren"] != "") & ~df["siren"].str.fullmatch(r"\d{9}"), "siren",
+                            "must be 9 digits")
+    coords = {}
+    for name, limit in (("latitude", 90), ("longitude", 180)):
+        given = df[name] != ""
+        value = pd.to_numeric(df[name].where(given, None), errors="coerce")
+        bad = given & value.isna()
+        errors += _errors_where(df, bad, name, "not a number (decimal point '.', e.g. 45.75)")
+        errors += _errors_where(df, given & ~bad & ~value.between(-limit, limit), name,
+                                f"out of range [-{limit}, {limit}]")
+        coords[name] = (given, value)
+    for name, other in (("latitude", "longitude"), ("longitude", "latitude")):
+        errors += _errors_where(df, coords[other][0] & ~coords[name][0], name, f"empty while {other} is given")
+
+    derive = df["identifiant_unique"] == ""
+    if derive.any():
+        df.loc[derive, "identifiant_unique"] = derive_identifiant_unique(
+            df.loc[derive, "source"], df.loc[derive, "identifiant_externe"])
+    for name, limit in MAX_LENGTH.items():
+        if name in df:
+            errors += _errors_where(df, df[name].str.len() > limit, name, f"longer than {limit} characters")
+    dup = df["identifiant_unique"].duplicated(keep="first") & ~no_id
+    if dup.any():
+        first = pd.Series(df.index, index=df.index).groupby(df["identifiant_unique"]).transform("min")
+        errors += [RowError(int(line), "identifiant_unique", f"duplicate of line {int(first[line])}", uid)
+                   for line, uid in zip(df.index[dup], df.loc[dup, "identifiant_unique"])]
+    for name in FLOAT_COLUMNS:
+        df[name] = coords[name][1].astype(float)
+    return df, errors
+
+
+def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_types: set[str] | None = None,
+                    conn=None) -> tuple[pd.DataFrame, list[RowError]]:
+    """Read and validate an acteur CSV: (valid rows indexed by line number, errors sorted by line)."""
+    header, rows, lines, errors = _parse(path)
+    if any(e.fatal for e in errors):
+        return _empty(), errors
+    errors = _check_header(header) + errors
+    if any(e.fatal for e in errors):
+        return _empty(), sorted(errors, key=lambda e: e.line)
+    if sources is None or acteur_types is None:
+        known = known_codes(conn)
+        sources = known[0] if sources is None else sources
+        acteur_types = known[1] if acteur_types is None else acteur_types
+    df = pd.DataFrame(rows, columns=header, index=pd.Index(lines, name="line"), dtype=object)
+    for name in df.columns:
+        df[name] = df[name].str.strip()
+    for name in ACTEUR_COLUMNS:
+        if name not in df:
+            df[name] = ""
+    df, row_errors = validate(df, sources, acteur_types)
+    errors = sorted(errors + row_errors, key=lambda e: (e.line, _field_order(e.field)))
+    bad_lines = {e.line for e in errors}
+    extra = [c for c in GROUND_TRUTH_COLUMNS if c in header]
+    valid = df.loc[~df.index.isin(bad_lines), ACTEUR_COLUMNS + extra]
+    return valid, errors
+
+
+def _field_order(field: str) -> int:
+    cols = ACTEUR_COLUMNS + GROUND_TRUTH_COLUMNS
+    return cols.index(field) if field in cols else -1
+
+
+def upsert_acteurs(conn, df: pd.DataFrame) -> dict:
+    """Upsert validated rows into acteur (and ground_truth when the frame has entity_id), in the caller's
+    transaction. A row whose values did not change is left alone (modifie_le kept)."""
+    from data_platform.generate.bulk_load import copy_dataframe
+
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS pg_temp.load_acteur")
+        cur.execute("CREATE TEMP TABLE load_acteur (LIKE acteur INCLUDING DEFAULTS) ON COMMIT DROP")
+    copy_dataframe(conn, "load_acteur", df[ACTEUR_COLUMNS].reset_index(drop=True))
+    cols = sql.SQL(", ").join(map(sql.Identifier, ACTEUR_COLUMNS))
+    data_cols = [c for c in ACTEUR_COLUMNS if c != "identifiant_unique"]
+    query = sql.SQL("""
+        WITH up AS (
+            INSERT INTO acteur ({cols}) SELECT {cols} FROM load_acteur
+            ON CONFLICT (identifiant_unique) DO UPDATE SET {sets}, modifie_le = now()
+            WHERE ({old}) IS DISTINCT FROM ({new})
+            RETURNING (xmax = 0) AS inserted)
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up""").format(
+        cols=cols,
+        sets=sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=sql.Identifier(c)) for c in data_cols),
+        old=sql.SQL(", ").join(sql.SQL("acteur.{}").format(sql.Identifier(c)) for c in data_cols),
+        new=sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in data_cols))
+    with conn.cursor() as cur:
+        cur.execute(query)
+        inserted, updated = cur.fetchone()
+    counts = {"inserted": inserted, "updated": updated, "unchanged": len(df) - inserted - updated}
+    if "entity_id" in df and (df["entity_id"] != "").any():
+        truth = df.loc[df["entity_id"] != "", ["identifiant_unique", "entity_id"]].copy()
+        truth["kind"] = df.get("kind", "")
+        with conn.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS pg_temp.load_ground_truth")
+            cur.execute("CREATE TEMP TABLE load_ground_truth (LIKE ground_truth INCLUDING DEFAULTS) ON COMMIT DROP")
+            copy_dataframe(conn, "load_ground_truth", truth.reset_index(drop=True))
+            cur.execute("""INSERT INTO ground_truth (identifiant_unique, entity_id, kind)
+                           SELECT identifiant_unique, entity_id, kind FROM load_ground_truth
+                           ON CONFLICT (identifiant_unique) DO UPDATE
+                           SET entity_id = excluded.entity_id, kind = excluded.kind""")
+            counts["ground_truth"] = cur.rowcount
+    return counts
+
+
+def load_acteurs(conn, df: pd.DataFrame) -> int:
+    """Upsert validated rows (from read_acteur_csv) into acteur; returns the rows inserted or changed."""
+    counts = upsert_acteurs(conn, df)
+    return counts["inserted"] + counts["updated"]
+
+
+def format_errors(errors: list[RowError], limit: int = SHOWN_ERRORS) -> str:
+    lines = [str(e) for e in errors[:limit]]
+    if len(errors) > limit:
+        lines.append(f"... and {len(errors) - limit} more errors ({len(errors)} in all)")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from data_platform.db.connection import connect
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"load-csv: {path}: no such file", file=sys.stderr)
+        return 2
+    with connect() as conn:
+        df, errors = read_acteur_csv(path, conn=conn)
+        fatal = any(e.fatal for e in errors)
+        invalid_rows = len({e.line for e in errors})
+        if errors:
+            print(f"load-csv: {path}: {len(errors)} error(s) on {invalid_rows} line(s)", file=sys.stderr)
+            print(format_errors(errors), file=sys.stderr)
+        if fatal or (errors and not args.skip_invalid):
+            print("load-csv: nothing loaded" + ("" if fatal else " (use --skip-invalid to load the valid rows)"),
+                  file=sys.stderr)
+            return 1
+        counts = upsert_acteurs(conn, df)
+    print(json.dumps({"file": str(path), "valid_rows": len(df), "skipped_rows": invalid_rows,
+                      "errors": len(errors), **counts}, indent=2))
+    return 0
