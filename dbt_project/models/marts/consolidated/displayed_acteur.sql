@@ -1,0 +1,10 @@
+{{ config(
+    materialized='table',
+    post_hook=["create unique index on {{ this }} (identifiant_unique)", "analyze {{ this }}"],
+) }}
+{#- Displayed layer (what the map shows): ACTIF actors whose parent is null, i.e. ACTIF orphans and ACTIF
+    parents. Children are hidden behind their parent (and stay hidden when their parent is not ACTIF). -#}
+select *
+from {{ ref('vue_acteur') }}
+where statut = 'ACTIF'
+  and parent_id is null
