@@ -1,0 +1,150 @@
+"""load-csv: validation with line/field/reason, all-or-nothing, --skip-invalid, upsert, Python API."""
+from __future__ import annotations
+
+import pytest
+
+from data_platform.cli import main
+from data_platform.generate.output import write_csv
+from data_platform.generate.population import generate
+from data_platform.load_csv import load_acteurs, read_acteur_csv
+
+HEADER = "source,identifiant_externe,acteur_type,nom,siret,siren,latitude,longitude,statut"
+GOOD = "refashion,A1,commerce,Boutique,,,45.75,4.85,"
+
+
+def _write(tmp_path, text, name="in.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _rows(conn, query):
+    with conn.cursor() as cur:
+        cur.execute(query)
+        out = cur.fetchall()
+    conn.commit()
+    return out
+
+
+def test_happy_path_with_absent_optional_columns(db, tmp_path, capsys):
+    path = _write(tmp_path, "source,identifiant_externe,acteur_type,nom\n"
+                            "refashion,A 1/2,commerce,Boutique\n"
+                            "cma,  B7 ,artisan,  Cordonnerie Martin \n")
+    assert main(["load-csv", str(path)]) == 0
+    assert '"inserted": 2' in capsys.readouterr().out
+    rows = _rows(db, "select identifiant_unique, identifiant_externe, nom, statut, siret, latitude, "
+                     "modifie_le is not null from acteur order by 1")
+    assert rows == [("cma_B7", "B7", "Cordonnerie Martin", "ACTIF", "", None, True),
+                    ("refashion_A1-2", "A 1/2", "Boutique", "ACTIF", "", None, True)]
+
+
+def test_identifiant_unique_given_is_kept(tmp_path):
+    path = _write(tmp_path, "identifiant_unique,source,acteur_type,nom\nmy_id,refashion,commerce,X\n")
+    df, errors = read_acteur_csv(path, {"refashion"}, {"commerce"})
+    assert errors == [] and list(df["identifiant_unique"]) == ["my_id"] and list(df.index) == [2]
+
+
+@pytest.mark.parametrize("row, line, field, reason", [
+    ("refashion,A2,commerce,,,,,,", 3, "nom", "required"),
+    (",A2,commerce,X,,,,,", 3, "source", "required"),
+    ("refashion,,commerce,X,,,,,", 3, "identifiant_externe", "identifiant_externe or identifiant_unique"),
+    ("nosuch,A2,commerce,X,,,,,", 3, "source", "unknown source"),
+    ("refashion,A2,garage,X,,,,,", 3, "acteur_type", "unknown acteur_type"),
+    ("refashion,A2,commerce,X,,,,,actif", 3, "statut", "ACTIF, INACTIF, SUPPRIME"),
+    ("refashion,A2,commerce,X,,,abc,4.2,", 3, "latitude", "not a number"),
+    ("refashion,A2,commerce,X,,,95,4.2,", 3, "latitude", "out of range"),
+    ("refashion,A2,commerce,X,,,45.1,-181,", 3, "longitude", "out of range"),
+    ("refashion,A2,commerce,X,,,45.1,,", 3, "longitude", "empty while latitude"),
+    ("refashion,A2,commerce,X,1234567890123,,,,", 3, "siret", "14 digits"),
+    ("refashion,A2,commerce,X,,12345678A,,,", 3, "siren", "9 digits"),
+    ("refashion,A1,commerce,Again,,,,,", 3, "identifiant_unique", "duplicate of line 2"),
+    ("refashion,A2,commerce,X,,,,", 3, "", "8 fields where the header has 9"),
+])
+def test_each_error_names_line_field_and_reason(tmp_path, row, line, field, reason):
+    path = _write(tmp_path, f"{HEADER}\n{GOOD}\n{row}\n")
+    df, errors = read_acteur_csv(path, {"refashion", "cma"}, {"commerce", "artisan"})
+    assert len(errors) == 1, errors
+    err = errors[0]
+    assert (err.line, err.field) == (line, field) and reason in err.reason
+    assert str(err).startswith(f"line {line}") and (not field or f"field '{field}'" in str(err))
+    assert list(df.index) == [2]  # the valid row is kept
+
+
+@pytest.mark.parametrize("text, field, reason", [
+    ("source,identifiant_externe,acteur_type,nom,code_postale\n", "code_postale", "unknown column"),
+    ("source,identifiant_externe,acteur_type\n", "nom", "required column missing"),
+    ("source,acteur_type,nom\n", "identifiant_externe", "identifiant_externe or identifiant_unique"),
+    ("source,source,identifiant_externe,acteur_type,nom\n", "source", "twice"),
+    ("", "", "header line"),
+])
+def test_header_errors_are_fatal(tmp_path, text, field, reason):
+    df, errors = read_acteur_csv(_write(tmp_path, text), {"refashion"}, {"commerce"})
+    assert len(df) == 0
+    match = [e for e in errors if e.field == field and reason in e.reason]
+    assert match and match[0].line == 1 and match[0].fatal
+
+
+def test_line_numbers_follow_the_editor_with_blank_lines_and_multiline_fields(tmp_path):
+    path = _write(tmp_path, f'{HEADER}\n\nrefashion,M1,commerce,"Deux\nlignes",,,,,\n'
+                            "refashion,M2,commerce,X,,,,,BAD\n")
+    df, errors = read_acteur_csv(path, {"refashion"}, {"commerce"})
+    assert [(e.line, e.field) for e in errors] == [(5, "statut")]
+    assert list(df.index) == [3] and df.loc[3, "nom"] == "Deux\nlignes"
+
+
+def test_invalid_utf8_is_reported_with_its_line(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(f"{HEADER}\n{GOOD}\n".encode() + "refashion,A3,commerce,Déchèterie,,,,,\n".encode("latin-1"))
+    _df, errors = read_acteur_csv(path, {"refashion"}, {"commerce"})
+    assert errors[0].line == 3 and "UTF-8" in errors[0].reason and errors[0].fatal
+
+
+def test_errors_load_nothing_and_skip_invalid_loads_the_rest(db, tmp_path, capsys):
+    rows = [GOOD] + [f"refashion,E{i},commerce,,,,,," for i in range(60)] + ["cma,C1,artisan,Garage,,,,,"]
+    path = _write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n")
+    assert main(["load-csv", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3, field 'nom': required" in err and "and 10 more errors (60 in all)" in err
+    assert "nothing loaded" in err
+    assert _rows(db, "select count(*) from acteur")[0][0] == 0
+    assert main(["load-csv", str(path), "--skip-invalid"]) == 0
+    out = capsys.readouterr().out
+    assert '"skipped_rows": 60' in out and '"inserted": 2' in out
+    assert _rows(db, "select identifiant_unique from acteur order by 1") == [("cma_C1",), ("refashion_A1",)]
+
+
+def test_fatal_errors_are_not_skipped(db, tmp_path):
+    path = _write(tmp_path, "source,identifiant_externe,acteur_type,nom,oops\nrefashion,A1,commerce,X,1\n")
+    assert main(["load-csv", str(path), "--skip-invalid"]) == 1
+    assert main(["load-csv", str(tmp_path / "missing.csv")]) == 2
+    assert _rows(db, "select count(*) from acteur")[0][0] == 0
+
+
+def test_upsert_updates_changed_rows_only(db, tmp_path):
+    first = _write(tmp_path, f"{HEADER}\n{GOOD}\ncma,C1,artisan,Garage,,,,,\n", "a.csv")
+    assert main(["load-csv", str(first)]) == 0
+    before = dict(_rows(db, "select identifiant_unique, modifie_le from acteur"))
+    second = _write(tmp_path, f"{HEADER}\nrefashion,A1,commerce,Boutique renommée,,,45.75,4.85,INACTIF\n"
+                              "cma,C1,artisan,Garage,,,,,\n", "b.csv")
+    df, errors = read_acteur_csv(second, conn=db)
+    assert errors == []
+    assert load_acteurs(db, df) == 1
+    db.commit()
+    after = {r[0]: r[1:] for r in _rows(db, "select identifiant_unique, modifie_le, nom, statut, cree_le < modifie_le "
+                                            "from acteur")}
+    assert after["refashion_A1"][1:] == ("Boutique renommée", "INACTIF", True)
+    assert after["refashion_A1"][0] > before["refashion_A1"]
+    assert after["cma_C1"][0] == before["cma_C1"]
+
+
+def test_generated_csv_loads_with_its_ground_truth(db, tmp_path):
+    path = tmp_path / "gen.csv"
+    write_csv(generate(2000, 9), str(path))
+    df, errors = read_acteur_csv(path, conn=db)
+    assert errors == [] and len(df) == 2000
+    assert load_acteurs(db, df) == 2000
+    db.commit()
+    assert _rows(db, "select count(*) from acteur")[0][0] == 2000
+    assert _rows(db, "select count(distinct entity_id) from ground_truth")[0][0] == df["entity_id"].nunique()
+    lat = _rows(db, "select count(*) from acteur where latitude is null")[0][0]
+    assert lat == df["latitude"].isna().sum() > 0
