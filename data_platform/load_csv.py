@@ -80,21 +80,32 @@ def _empty() -> pd.DataFrame:
     return df
 
 
-def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], list[RowError]]:
-    """Header, rows and the line where each row starts; rows with a wrong field count are errors."""
+# text around a field that starts or ends with a space or a tab (plain substring tests: fast on big
+# files; a false positive inside a quoted value only costs a strip that changes nothing)
+_PADDING_MARKS = [a + b for a in (",", "\n", '"') for b in (" ", "\t")] + \
+                 [a + b for a in (" ", "\t") for b in (",", "\n", "\r", '"')]
+
+
+def _has_padded_field(text: str) -> bool:
+    return text.endswith((" ", "\t")) or text.startswith((" ", "\t")) or any(m in text for m in _PADDING_MARKS)
+
+
+def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], list[RowError], bool]:
+    """Header, rows, the line where each row starts, errors (rows with a wrong field count), and whether
+    some value has surrounding spaces."""
     raw = Path(path).read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return [], [], [], [RowError(line, "", f"not valid UTF-8 (byte {raw[exc.start]:#04x})", fatal=True)]
+        return [], [], [], [RowError(line, "", f"not valid UTF-8 (byte {raw[exc.start]:#04x})", fatal=True)], False
     reader = csv.reader(io.StringIO(text, newline=""))
     rows, lines, errors = [], [], []
     try:
         header = next(reader, None)
         if not header or all(not h.strip() for h in header):
             return [], [], [], [RowError(1, "", "the file is empty: a header line naming the columns is required",
-                                         fatal=True)]
+                                         fatal=True)], False
         ncols, prev = len(header), reader.line_num
         for rec in reader:
             start, prev = prev + 1, reader.line_num
@@ -106,8 +117,8 @@ def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], lis
             rows.append(rec)
             lines.append(start)
     except csv.Error as exc:
-        return [], [], [], [RowError(reader.line_num, "", f"unreadable CSV: {exc}", fatal=True)]
-    return [h.strip() for h in header], rows, lines, errors
+        return [], [], [], [RowError(reader.line_num, "", f"unreadable CSV: {exc}", fatal=True)], False
+    return [h.strip() for h in header], rows, lines, errors, _has_padded_field(text)
 
 
 def _check_header(header: list[str]) -> list[RowError]:
@@ -150,10 +161,11 @@ def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str]) -> tup
                             "unknown acteur_type code; known: " + ", ".join(sorted(acteur_types)))
     df.loc[df["statut"] == "", "statut"] = "ACTIF"
     errors += _errors_where(df, ~df["statut"].isin(STATUTS), "statut", "must be one of " + ", ".join(STATUTS))
-    errors += _errors_where(df, (df["siret"] != "") & ~df["siret"].str.fullmatch(r"\d{14}"), "siret",
-                            "must be 14 digits")
-    errors += _errors_where(df, (df["siren"] != "") & ~df["siren"].str.fullmatch(r"\d{9}"), "siren",
-                            "must be 9 digits")
+    for name, digits in (("siret", 14), ("siren", 9)):
+        given = df[name] != ""
+        wrong = ~df.loc[given, name].str.fullmatch(rf"\d{{{digits}}}").astype(bool)
+        errors += _errors_where(df, given & wrong.reindex(df.index, fill_value=False), name,
+                                f"must be {digits} digits")
     coords = {}
     for name, limit in (("latitude", 90), ("longitude", 180)):
         given = df[name] != ""
@@ -186,7 +198,7 @@ def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str]) -> tup
 def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_types: set[str] | None = None,
                     conn=None) -> tuple[pd.DataFrame, list[RowError]]:
     """Read and validate an acteur CSV: (valid rows indexed by line number, errors sorted by line)."""
-    header, rows, lines, errors = _parse(path)
+    header, rows, lines, errors, padded = _parse(path)
     if any(e.fatal for e in errors):
         return _empty(), errors
     errors = _check_header(header) + errors
@@ -197,8 +209,9 @@ def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_ty
         sources = known[0] if sources is None else sources
         acteur_types = known[1] if acteur_types is None else acteur_types
     df = pd.DataFrame(rows, columns=header, index=pd.Index(lines, name="line"), dtype=object)
-    for name in df.columns:
-        df[name] = df[name].str.strip()
+    if padded:
+        for name in df.columns:
+            df[name] = pd.array([v.strip() for v in df[name].to_numpy()], dtype=object)
     for name in ACTEUR_COLUMNS:
         if name not in df:
             df[name] = ""

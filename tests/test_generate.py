@@ -210,3 +210,12 @@ def test_numbers_in_csv_are_plain_decimals(tmp_path):
     lat = df.loc[df["latitude"] != "", "latitude"]
     assert lat.str.fullmatch(r"-?\d+\.\d{6}").all()
     assert np.isfinite(lat.astype(float)).all()
+
+
+def test_text_values_are_trimmed_and_never_null(pop):
+    from data_platform.acteur_csv import TEXT_COLUMNS
+
+    for name in TEXT_COLUMNS:
+        values = pop.acteurs[name]
+        assert values.notna().all(), name
+        assert (values == values.str.strip()).all(), name

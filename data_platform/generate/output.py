@@ -45,7 +45,7 @@ def load_database(conn, pop: Population, append: bool = False) -> dict:
     with indexes_rebuilt_after(conn, "ground_truth"):
         counts["ground_truth"] = copy_dataframe(conn, "ground_truth", pop.ground_truth)
     with conn.cursor() as cur:
-        cur.execute("ANALYZE acteur; ANALYZE revision_acteur; ANALYZE ground_truth")
+        cur.execute("ANALYZE acteur; ANALYZE revision_acteur")  # read right after by the pipeline
     return counts
 
 

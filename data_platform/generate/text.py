@@ -94,7 +94,7 @@ def typo(values: np.ndarray, pos: np.ndarray, swap: np.ndarray) -> np.ndarray:
             out[i] = v
             continue
         k = 1 + int(p * (len(v) - 2))  # never the first letter
-        out[i] = v[:k] + v[k + 1] + v[k] + v[k + 2:] if s else v[:k] + v[k + 1:]
+        out[i] = (v[:k] + v[k + 1] + v[k] + v[k + 2:] if s else v[:k] + v[k + 1:]).strip()
     return out
 
 
