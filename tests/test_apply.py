@@ -237,3 +237,17 @@ def test_two_concurrent_runs_apply_each_suggestion_once(db, database_url):
 
 # The displayed layer rebuilt after applying (dbt) is checked by tests/dags/test_apply_dag.py and
 # tests/test_browser.py (dbt takes ~15 s per build).
+
+
+def test_fingerprint_in_apply_matches_the_shared_one(db):
+    from data_platform.suggestions.apply import _fingerprint_now
+    from data_platform.suggestions.fingerprint import data_fingerprints
+
+    members = _orphans(db, "fp", 3)
+    sample.insert_revisions(db, [{"identifiant_unique": members[0]["identifiant_unique"], "nom": "corrigé"}])
+    db.commit()
+    ids = sorted(m["identifiant_unique"] for m in members) + ["missing_id"]
+    expected = data_fingerprints(db, {"k": ids})["k"]
+    with db.cursor() as cur:
+        assert _fingerprint_now(cur, ids) == expected
+    db.rollback()

@@ -1,17 +1,20 @@
 """Apply approved suggestions to the revision layer (SPEC §3.1 step 6, §3.2).
 
-One transaction per suggestion, all of its changes or none:
+One transaction per suggestion, all of its changes or none. A run lists the approved ids (in
+batches, without locks), then claims each one by its primary key:
 
+    BEGIN; SET CONSTRAINTS ALL IMMEDIATE;
     UPDATE suggestion SET statut = 'applying'
-    WHERE id = (SELECT id FROM suggestion WHERE statut = 'approved' ORDER BY id
-                FOR UPDATE SKIP LOCKED LIMIT 1)
+    WHERE id = (SELECT id FROM suggestion WHERE id = %(id)s AND statut = 'approved'
+                FOR UPDATE SKIP LOCKED)
     RETURNING ...
 
-claims one suggestion and holds its row lock until the commit, so two concurrent runs never take
-the same suggestion, and a crash (process killed, connection lost) rolls the transaction back:
-the suggestion is `approved` again and nothing of its changes is written. `applying` is therefore
-never committed by this module; rows found in `applying` were left by a dead applier of an older
-version (or by hand) and are put back to `approved` first (they are not locked by anyone).
+and holds that row lock until its COMMIT, so two concurrent runs never take the same suggestion
+(the other one skips the locked row, and after the commit sees it is no longer `approved`), and a
+crash (process killed, connection lost) rolls the transaction back: the suggestion is `approved`
+again and nothing of its changes is written. `applying` is therefore never committed by this
+module; rows found in `applying` were left by a dead applier of an older version (or by hand) and
+are put back to `approved` first (they are not locked by anyone).
 
 Inside the transaction the changes are applied with set-based statements (one per change type),
 after a savepoint: an error rolls back to the savepoint and the suggestion becomes `failed` with
@@ -20,6 +23,7 @@ suggestion was made (`empreinte_donnees` differs from `data_fingerprints` now) m
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -28,7 +32,7 @@ from contextlib import contextmanager
 from psycopg2 import sql
 
 from data_platform import settings
-from data_platform.suggestions.fingerprint import data_fingerprints
+from data_platform.suggestions.fingerprint import STATE_SQL
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,9 @@ TEXT_DATA_FIELDS = ["nom", "nom_commercial", "siren", "siret", "adresse", "adres
 FLOAT_DATA_FIELDS = ["latitude", "longitude"]
 FK_DATA_FIELDS = ["acteur_type"]
 DATA_FIELDS = TEXT_DATA_FIELDS + FLOAT_DATA_FIELDS + FK_DATA_FIELDS
+
+
+CANDIDATE_BATCH = 500
 
 
 class ApplyError(Exception):
@@ -85,21 +92,24 @@ _UPDATE_PARENT = sql.SQL("""
         col=sql.Identifier(f), key=sql.Literal(f), val=_value_expr(f))
     for f in DATA_FIELDS))
 
-_REPOINT_CHECK = """
-    select u.id, u.pid,
-           exists (select 1 from acteur a where a.identifiant_unique = u.id) as is_actor,
-           p.identifiant_unique is not null as parent_exists,
-           p.parent_id as parent_parent,
-           exists (select 1 from acteur a where a.identifiant_unique = u.pid) as parent_is_actor
-    from unnest(%(ids)s::text[], %(pids)s::text[]) as u(id, pid)
-    left join revision_acteur p on p.identifiant_unique = u.pid
-"""
-
+# Validation and upsert in one statement: nothing is written when one row is invalid (`bad`).
 _REPOINT = """
-    insert into revision_acteur (identifiant_unique, parent_id, cree_le, modifie_le)
-    select u.id, u.pid, now(), now() from unnest(%(ids)s::text[], %(pids)s::text[]) as u(id, pid)
-    on conflict (identifiant_unique) do update
-        set parent_id = excluded.parent_id, modifie_le = now()
+    with u as (select * from unnest(%(ids)s::text[], %(pids)s::text[]) as u(id, pid)),
+    chk as (
+        select u.id, u.pid,
+               exists (select 1 from acteur a where a.identifiant_unique = u.id) as is_actor,
+               p.identifiant_unique is not null as parent_exists,
+               p.parent_id as parent_parent,
+               exists (select 1 from acteur a where a.identifiant_unique = u.pid) as parent_is_actor
+        from u left join revision_acteur p on p.identifiant_unique = u.pid),
+    bad as (select * from chk where not is_actor or not parent_exists or parent_is_actor
+                                 or parent_parent is not null or id = pid),
+    ins as (
+        insert into revision_acteur (identifiant_unique, parent_id, cree_le, modifie_le)
+        select u.id, u.pid, now(), now() from u where not exists (select 1 from bad)
+        on conflict (identifiant_unique) do update set parent_id = excluded.parent_id, modifie_le = now()
+        returning 1)
+    select id, pid, is_actor, parent_exists, parent_parent, parent_is_actor from bad order by id
 """
 
 _VERIFY = """
@@ -110,16 +120,19 @@ _VERIFY = """
     order by u.id
 """
 
-_CHILDREN_LEFT = """
-    select parent_id, count(*) from revision_acteur
-    where parent_id = any(%(ids)s::text[]) group by parent_id order by parent_id
-"""
-
+# Old parents: deleted only when none has children left (after the repoints), in one statement.
 _DELETE_PARENTS = """
-    delete from revision_acteur r
-    where r.identifiant_unique = any(%(ids)s::text[])
-      and not exists (select 1 from acteur a where a.identifiant_unique = r.identifiant_unique)
-    returning r.identifiant_unique
+    with d as (select unnest(%(ids)s::text[]) as id),
+    left_ as (select parent_id, count(*) as n from revision_acteur
+              where parent_id in (select id from d) group by parent_id),
+    del as (
+        delete from revision_acteur r using d
+        where r.identifiant_unique = d.id and not exists (select 1 from left_)
+          and not exists (select 1 from acteur a where a.identifiant_unique = r.identifiant_unique)
+        returning r.identifiant_unique)
+    select 'left', parent_id, n from left_
+    union all
+    select 'deleted', identifiant_unique, 0 from del
 """
 
 _RECOVER = """
@@ -129,10 +142,17 @@ _RECOVER = """
     returning id
 """
 
+# Candidates in id order (no lock: a snapshot of what is approved), then each one claimed by its
+# primary key with the row lock and the status re-checked: O(1) per suggestion, and a row taken by
+# a concurrent run (locked, or no longer approved once it commits) is skipped.
+_CANDIDATES = """
+    select id from suggestion where statut = 'approved' and id > %(after)s order by id limit %(batch)s
+"""
+
 _CLAIM = """
     update suggestion set statut = 'applying', modifie_le = now()
-    where id = (select id from suggestion where statut = 'approved'
-                order by id for update skip locked limit 1)
+    where id = (select id from suggestion where id = %(id)s and statut = 'approved'
+                for update skip locked)
     returning id, membres, empreinte_donnees, changes
 """
 
@@ -141,6 +161,61 @@ _FINISH = """
            applique_le = case when %(statut)s = 'applied' then now() else applique_le end
     where id = %(id)s
 """
+
+
+# Every statement of the per-suggestion path is PREPAREd once per connection (planning these
+# CTEs costs more than running them); `_run` falls back to the plain text when not prepared.
+_STATEMENTS = {
+    "insert_parent": (_INSERT_PARENT, [("id", "text"), ("data", "jsonb")]),
+    "update_parent": (_UPDATE_PARENT, [("id", "text"), ("data", "jsonb")]),
+    "repoint": (_REPOINT, [("ids", "text[]"), ("pids", "text[]")]),
+    "verify": (_VERIFY, [("ids", "text[]"), ("pids", "text[]")]),
+    "delete_parents": (_DELETE_PARENTS, [("ids", "text[]")]),
+    "claim": (_CLAIM, [("id", "bigint")]),
+    "finish": (_FINISH, [("id", "bigint"), ("statut", "text"), ("erreur", "text")]),
+    "state": (STATE_SQL, [("keys", "text[]"), ("ids", "text[]")]),
+}
+_prepared_on: set[int] = set()  # id() of the connections where they are prepared
+
+
+def _text(conn, query) -> str:
+    return query.as_string(conn) if isinstance(query, sql.Composable) else query
+
+
+def _prepare(conn) -> None:
+    with conn.cursor() as cur:
+        cur.execute("select name from pg_prepared_statements where name like 'dp_apply_%%'")
+        existing = {r[0] for r in cur.fetchall()}
+        for name, (query, params) in _STATEMENTS.items():
+            text = _text(conn, query)
+            for i, (param, _type) in enumerate(params, start=1):
+                text = text.replace(f"%({param})s", f"${i}")
+            if "%(" in text:  # a parameter this list does not know: stay unprepared
+                continue
+            if f"dp_apply_{name}" not in existing:
+                cur.execute(f"prepare dp_apply_{name}({', '.join(t for _, t in params)}) as {text}".replace("%%", "%"))
+    _prepared_on.add(id(conn))
+
+
+def _unprepare(conn) -> None:
+    if id(conn) in _prepared_on:
+        _prepared_on.discard(id(conn))
+        if not conn.closed:
+            with conn.cursor() as cur:
+                cur.execute("select name from pg_prepared_statements where name like 'dp_apply_%%'")
+                for (name,) in cur.fetchall():
+                    cur.execute(sql.SQL("deallocate {}").format(sql.Identifier(name)))
+
+
+def _run(cur, name: str, params: dict, before: str = "", after: str = "") -> None:
+    """Execute statement `name` (prepared when possible), with SQL sent in the same round trip."""
+    query, order = _STATEMENTS[name]
+    if id(cur.connection) in _prepared_on:
+        body = sql.SQL("execute {}({})").format(sql.Identifier(f"dp_apply_{name}"),
+                                                sql.SQL(", ").join(sql.Placeholder(p) for p, _ in order))
+    else:
+        body = query if isinstance(query, sql.Composable) else sql.SQL(query)
+    cur.execute(sql.Composed([sql.SQL(before), body, sql.SQL(after)]), params)
 
 
 def _ordered(changes: list) -> list[dict]:
@@ -171,11 +246,11 @@ def apply_changes(cur, changes: list) -> dict:
 
     # 1. the parent: created or kept (one per cluster; a statement each)
     for ch in by_type[CREATE]:
-        cur.execute(_INSERT_PARENT, {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))})
+        _run(cur, "insert_parent", {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))})
         if cur.fetchone() is None:
             raise ApplyError(f"création du parent {ch['identifiant_unique']} impossible : l'identifiant existe déjà")
     for ch in by_type[KEEP]:
-        cur.execute(_UPDATE_PARENT, {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))})
+        _run(cur, "update_parent", {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))})
         if cur.fetchone() is None:
             raise ApplyError(f"parent conservé {ch['identifiant_unique']} introuvable (ou n'est pas un parent)")
 
@@ -184,7 +259,7 @@ def apply_changes(cur, changes: list) -> dict:
     if repoints:
         ids = [c["identifiant_unique"] for c in repoints]
         pids = [c.get("parent_id") or "" for c in repoints]
-        cur.execute(_REPOINT_CHECK, {"ids": ids, "pids": pids})
+        _run(cur, "repoint", {"ids": ids, "pids": pids})
         problems = []
         for ident, pid, is_actor, parent_exists, parent_parent, parent_is_actor in cur.fetchall():
             if not is_actor:
@@ -193,16 +268,15 @@ def apply_changes(cur, changes: list) -> dict:
                 problems.append(f"{ident} : le parent {pid or '(vide)'} n'existe pas")
             elif parent_parent is not None:
                 problems.append(f"{ident} : le parent {pid} a lui-même un parent")
-            elif ident == pid:
+            else:
                 problems.append(f"{ident} ne peut pas être son propre parent")
         if problems:
-            raise ApplyError("; ".join(sorted(problems)))
-        cur.execute(_REPOINT, {"ids": ids, "pids": pids})
+            raise ApplyError("; ".join(problems))
 
     # 2b. verifications: one query
     verifs = by_type[VERIFY]
     if verifs:
-        cur.execute(_VERIFY, {"ids": [c["identifiant_unique"] for c in verifs],
+        _run(cur, "verify", {"ids": [c["identifiant_unique"] for c in verifs],
                               "pids": [c.get("parent_id") or "" for c in verifs]})
         wrong = cur.fetchall()
         if wrong:
@@ -212,12 +286,12 @@ def apply_changes(cur, changes: list) -> dict:
     # 3. old parents: no children may be left, then one delete
     deletes = [c["identifiant_unique"] for c in by_type[DELETE]]
     if deletes:
-        cur.execute(_CHILDREN_LEFT, {"ids": deletes})
-        left = cur.fetchall()
+        _run(cur, "delete_parents", {"ids": deletes})
+        rows = cur.fetchall()
+        left = [(p, n) for kind, p, n in rows if kind == "left"]
         if left:
             raise ApplyError("; ".join(f"le parent {p} a encore {n} enfant(s)" for p, n in left))
-        cur.execute(_DELETE_PARENTS, {"ids": deletes})
-        deleted = {r[0] for r in cur.fetchall()}
+        deleted = {p for kind, p, _ in rows if kind == "deleted"}
         missing = sorted(set(deletes) - deleted)
         if missing:
             raise ApplyError(f"parent(s) à supprimer introuvable(s) : {', '.join(missing)}")
@@ -226,16 +300,27 @@ def apply_changes(cur, changes: list) -> dict:
 
 @contextmanager
 def _connection(conn_or_url):
+    """A connection in autocommit mode: apply_one sends its own BEGIN ... COMMIT, so that one
+    round trip carries several statements (the per-suggestion cost is round trips, not work)."""
     if conn_or_url is None or isinstance(conn_or_url, str):
         import psycopg2
 
         conn = psycopg2.connect(conn_or_url or settings.database_url())
+        conn.autocommit = True
         try:
             yield conn
         finally:
             conn.close()
     else:
-        yield conn_or_url
+        conn = conn_or_url
+        previous = conn.autocommit
+        if not previous:
+            conn.commit()  # a passed connection must not hold an open transaction
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            conn.autocommit = previous
 
 
 def recover_interrupted(conn) -> int:
@@ -243,72 +328,97 @@ def recover_interrupted(conn) -> int:
     with conn.cursor() as cur:
         cur.execute(_RECOVER)
         n = cur.rowcount
-    conn.commit()
     if n:
         log.warning("%s suggestion(s) left in 'applying' put back to 'approved'", n)
     return n
 
 
-def apply_one(conn) -> tuple[int, str] | None:
-    """Claim and apply the next approved suggestion in its own transaction; None when none is left."""
+def _fingerprint_now(cur, membres: list[str]) -> str:
+    """data_fingerprints() of one cluster, its query sent with the savepoint (same digest)."""
+    _run(cur, "state", {"keys": ["s"] * len(membres), "ids": membres}, before="savepoint apply_changes; ")
+    digest = hashlib.sha256()
+    for _key, ident, state in cur.fetchall():
+        digest.update(f"{ident}={state}\n".encode())
+    return digest.hexdigest()
+
+
+def apply_one(conn, candidate: int) -> str | None:
+    """Claim suggestion `candidate` and apply it in its own transaction.
+
+    Returns the outcome (applied, stale, failed), or None when it was not claimable (taken by a
+    concurrent run, or no longer approved). `conn` is in autocommit mode; the transaction is
+    explicit so that one round trip carries several statements."""
     with conn.cursor() as cur:
-        # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: check them inside the savepoint
-        cur.execute("set constraints all immediate")
-        cur.execute(_CLAIM)
+        # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: check them statement by
+        # statement, inside the savepoint, not at COMMIT
+        _run(cur, "claim", {"id": candidate}, before="begin; set constraints all immediate; ")
         row = cur.fetchone()
         if row is None:
-            conn.rollback()
+            cur.execute("rollback")
             return None
         sid, membres, empreinte, changes = row
-        now_fp = data_fingerprints(conn, {"s": list(membres or [])})["s"]
-        if now_fp != empreinte:
-            cur.execute(_FINISH, {"id": sid, "statut": "stale",
-                                  "erreur": "les acteurs ont changé depuis la suggestion"})
-            conn.commit()
-            return sid, "stale"
-        cur.execute("savepoint apply_changes")
+        if _fingerprint_now(cur, list(membres or [])) != empreinte:
+            _run(cur, "finish", {"id": sid, "statut": "stale",
+                                 "erreur": "les acteurs ont changé depuis la suggestion"}, after="; commit")
+            return "stale"
         try:
             apply_changes(cur, changes)
         except Exception as exc:  # noqa: BLE001 - any error fails this suggestion, the run goes on
-            cur.execute("rollback to savepoint apply_changes")
             message = str(exc).strip() or exc.__class__.__name__
             if not isinstance(exc, ApplyError):
                 message = f"{exc.__class__.__name__}: {message}"
-            cur.execute(_FINISH, {"id": sid, "statut": "failed", "erreur": message[:2000]})
-            conn.commit()
+            _run(cur, "finish", {"id": sid, "statut": "failed", "erreur": message[:2000]},
+                 before="rollback to savepoint apply_changes; ", after="; commit")
             log.warning("suggestion %s failed: %s", sid, message)
-            return sid, "failed"
-        cur.execute(_FINISH, {"id": sid, "statut": "applied", "erreur": ""})
-        conn.commit()
-        return sid, "applied"
+            return "failed"
+        _run(cur, "finish", {"id": sid, "statut": "applied", "erreur": ""}, after="; commit")
+        return "applied"
+
+
+def _candidates(conn, after: int, batch: int) -> list[int]:
+    with conn.cursor() as cur:
+        cur.execute(_CANDIDATES, {"after": after, "batch": batch})
+        return [r[0] for r in cur.fetchall()]
 
 
 def apply_approved(conn_or_url=None, limit: int | None = None) -> dict:
     """Apply approved suggestions (at most `limit`); returns counts by outcome.
 
-    `conn_or_url`: a psycopg2 connection (committed per suggestion), a database URL, or None for
-    the platform's database.
+    `conn_or_url`: a psycopg2 connection (committed first, then used in autocommit mode and
+    restored), a database URL, or None for the platform's database.
     """
     started = time.monotonic()
     counts = {"recovered": 0, "applied": 0, "stale": 0, "failed": 0}
     with _connection(conn_or_url) as conn:
-        conn.autocommit = False
         with conn.cursor() as cur:
             # a commit lost to a server crash only loses whole suggestions (they stay approved)
             cur.execute("set synchronous_commit = off")
-        conn.commit()
+        _prepare(conn)
         counts["recovered"] = recover_interrupted(conn)
-        done = 0
+        done, after = 0, 0
         try:
             while limit is None or done < limit:
-                outcome = apply_one(conn)
-                if outcome is None:
+                batch = _candidates(conn, after, CANDIDATE_BATCH)
+                if not batch:
                     break
-                counts[outcome[1]] += 1
-                done += 1
+                for candidate in batch:
+                    if limit is not None and done >= limit:
+                        break
+                    outcome = apply_one(conn, candidate)
+                    if outcome is not None:
+                        counts[outcome] += 1
+                        done += 1
+                after = batch[-1]
         except BaseException:
-            conn.rollback()
+            if not conn.closed:
+                with conn.cursor() as cur:
+                    cur.execute("rollback")  # the explicit transaction of the suggestion under way
             raise
+        finally:
+            if not conn.closed:
+                with conn.cursor() as cur:
+                    cur.execute("reset synchronous_commit")
+                _unprepare(conn)
     counts["seconds"] = round(time.monotonic() - started, 3)
     log.info("apply_approved: %s", counts)
     return counts
