@@ -1,5 +1,6 @@
 {{ config(tags=['per_run']) }}
--- The run id passed as var must exist in public.cluster_run: exactly one parameter row.
+-- The run id passed as var must exist in public.cluster_run: exactly one parameter row, for that run.
 select count(*) as n
 from {{ ref('cluster_run_params') }}
 having count(*) <> 1
+    or count(*) filter (where run_id = {{ validated_run_id() }}) <> 1

@@ -10,7 +10,8 @@
     modifie_le) are never copied. code_postal, siret and siren are copied in their normalized form when it is
     usable (siren can come from the siret), the raw value otherwise. origine maps field → identifiant_unique of the row it came from. -#}
 with p as (
-    select * from {{ ref('cluster_run_params') }}
+    -- filtered on the run id too: a params table left by another run never leaks into this one
+    select * from {{ ref('cluster_run_params') }} where run_id = {{ validated_run_id() }}
 ),
 
 choice as (

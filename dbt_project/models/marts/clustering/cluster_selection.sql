@@ -13,7 +13,8 @@
     normalize_sort_words sorts the unique words of nom_norm (code-point order). Actors without a usable postal
     code keep departement 'inconnu' (a partition of its own, never dropped). -#}
 with p as (
-    select * from {{ ref('cluster_run_params') }}
+    -- filtered on the run id too: a params table left by another run never leaks into this one
+    select * from {{ ref('cluster_run_params') }} where run_id = {{ validated_run_id() }}
 ),
 
 candidates as (
