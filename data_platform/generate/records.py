@@ -150,7 +150,11 @@ def build_records(ent: pd.DataFrame, rng: np.random.Generator, seed: int) -> pd.
     street = ent["street"].to_numpy()[rec_ent]
     num = ent["num"].to_numpy()[rec_ent]
     variants = text.street_variants(geo_streets())  # (streets + 1, 4, styles); last street = no address
-    adresse = np.where(street >= 0, num.astype(str).astype(object) + " ", "") + variants[street, abbrev, style]
+    # house numbers: a few sources drop them or add "bis"
+    num_text = num.astype(str).astype(object)
+    noise = rng.random(n)
+    num_text = np.where(noise < 0.03, "", np.where(noise < 0.045, num_text + " bis", num_text))
+    adresse = np.where((street >= 0) & (num_text != ""), num_text + " ", "") + variants[street, abbrev, style]
     complement = text.restyle(col("adresse_complement"), style)
     ban = np.flatnonzero(draw["ban"] & (street >= 0))
     adresse[ban] = adresse[ban] + " " + cp_true[ban] + " " + text.restyle(ville_true[ban], style[ban])
