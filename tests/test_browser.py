@@ -85,7 +85,11 @@ def test_reviewer_approves_in_browser_and_parent_is_displayed(db, live_admin, br
 
     from data_platform.reference import REVIEWER_GROUP
     from data_platform.suggestions import sample
-    from data_platform.suggestions.apply import apply_approved, displayed_models_exist, rebuild_displayed_layer
+    from data_platform.suggestions.apply import (
+        apply_approved,
+        displayed_models_exist,
+        rebuild_displayed_layer,
+    )
 
     # data: two clusters, one strong (the one approved), one weak
     strong = [sample.acteur("ecosystem_br1", "Repair Café Belleville", source="ecosystem", adresse="3 rue Ramponeau"),
