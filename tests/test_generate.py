@@ -219,3 +219,12 @@ def test_text_values_are_trimmed_and_never_null(pop):
         values = pop.acteurs[name]
         assert values.notna().all(), name
         assert (values == values.str.strip()).all(), name
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 40])
+def test_tiny_populations(n):
+    p = generate(n, 3)
+    assert len(p.acteurs) == n and p.acteurs["identifiant_unique"].is_unique
+    assert set(p.acteurs["identifiant_unique"]) <= set(p.ground_truth["identifiant_unique"])
+    if (p.entities["size"] >= 2).sum() >= 3:
+        assert set(p.scenarios) == {"complete", "partial", "split"}

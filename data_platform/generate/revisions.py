@@ -32,9 +32,12 @@ def _spaced_phone(n: str) -> str:
 def build_revisions(ent: pd.DataFrame, acteurs: pd.DataFrame, rng: np.random.Generator):
     """Returns (revisions, parent ground truth, scenario by entity_id); sets chosen records ACTIF."""
     size = ent["size"].to_numpy()
-    chosen = np.flatnonzero((size >= 2) & (rng.random(len(ent)) < EXISTING_CLUSTER_P))
+    eligible = size >= 2
+    picked = eligible & (rng.random(len(ent)) < EXISTING_CLUSTER_P)
+    picked[np.flatnonzero(eligible)[:3]] = True  # each situation at least once, even in small populations
+    chosen = np.flatnonzero(picked)
     scenario = SCENARIOS[rng.choice(3, size=len(chosen), p=SCENARIO_P)]
-    scenario[: min(3, len(chosen))] = SCENARIOS[: min(3, len(chosen))]
+    scenario[: min(3, len(chosen))] = SCENARIOS[: min(3, len(chosen))]  # the first three: one of each
     by_entity = pd.Series(scenario, index=ent["entity_id"].to_numpy()[chosen], dtype=object)
 
     # records of the chosen entities, ranked inside their entity by identifiant_unique
