@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psycopg2.errors
 from psycopg2 import sql
 
 from data_platform.acteur_csv import (
@@ -122,6 +123,8 @@ def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], lis
 
 
 def _check_header(header: list[str]) -> list[RowError]:
+    if len(header) == 1 and ";" in header[0]:
+        return [RowError(1, "", "columns must be separated by ',' (this header uses ';')", fatal=True)]
     errors = []
     allowed = set(ACTEUR_COLUMNS) | set(GROUND_TRUTH_COLUMNS)
     seen = set()
@@ -283,12 +286,20 @@ def format_errors(errors: list[RowError], limit: int = SHOWN_ERRORS) -> str:
 
 
 def run(args) -> int:
-    from data_platform.db.connection import connect
-
     path = Path(args.file)
     if not path.is_file():
         print(f"load-csv: {path}: no such file", file=sys.stderr)
         return 2
+    try:
+        return _load_file(path, args.skip_invalid)
+    except psycopg2.errors.UndefinedTable as exc:
+        print(f"load-csv: {exc.pgerror.strip()}; run `data-platform migrate` first", file=sys.stderr)
+        return 1
+
+
+def _load_file(path: Path, skip_invalid: bool) -> int:
+    from data_platform.db.connection import connect
+
     with connect() as conn:
         df, errors = read_acteur_csv(path, conn=conn)
         fatal = any(e.fatal for e in errors)
@@ -296,7 +307,7 @@ def run(args) -> int:
         if errors:
             print(f"load-csv: {path}: {len(errors)} error(s) on {invalid_rows} line(s)", file=sys.stderr)
             print(format_errors(errors), file=sys.stderr)
-        if fatal or (errors and not args.skip_invalid):
+        if fatal or (errors and not skip_invalid):
             print("load-csv: nothing loaded" + ("" if fatal else " (use --skip-invalid to load the valid rows)"),
                   file=sys.stderr)
             return 1

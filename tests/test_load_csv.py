@@ -76,6 +76,7 @@ def test_each_error_names_line_field_and_reason(tmp_path, row, line, field, reas
     ("source,acteur_type,nom\n", "identifiant_externe", "identifiant_externe or identifiant_unique"),
     ("source,source,identifiant_externe,acteur_type,nom\n", "source", "twice"),
     ("", "", "header line"),
+    ("source;identifiant_externe;acteur_type;nom\n", "", "separated by ','"),
 ])
 def test_header_errors_are_fatal(tmp_path, text, field, reason):
     df, errors = read_acteur_csv(_write(tmp_path, text), {"refashion"}, {"commerce"})

@@ -5,6 +5,8 @@ import json
 import sys
 import time
 
+import psycopg2.errors
+
 from data_platform.generate.output import load_database, write_csv
 from data_platform.generate.population import generate
 
@@ -20,7 +22,11 @@ def run(args) -> int:
     summary = pop.summary()
     if args.out:
         t = time.perf_counter()
-        write_csv(pop, args.out)
+        try:
+            write_csv(pop, args.out)
+        except OSError as exc:
+            print(f"generate: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         timings["write_csv"] = round(time.perf_counter() - t, 2)
         summary["out"] = args.out
     else:
@@ -32,6 +38,9 @@ def run(args) -> int:
                 summary["loaded"] = load_database(conn, pop, append=args.append)
         except ValueError as exc:
             print(f"generate: {exc}", file=sys.stderr)
+            return 1
+        except psycopg2.errors.UndefinedTable as exc:
+            print(f"generate: {exc.pgerror.strip()}; run `data-platform migrate` first", file=sys.stderr)
             return 1
         timings["load"] = round(time.perf_counter() - t, 2)
     summary["seconds"] = timings
