@@ -6,6 +6,7 @@ configuration to one raw row and says why it rejects a row (field and reason).
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from stdnum.fr import siret as stdnum_siret
 NULL_LIKE = frozenset({"", "null", "none", "n/a", "na", "nan", "-", "--", "n.a.", "nc", "n.c.", "#n/a", "?", "."})
 
 _SPACES = re.compile(r"\s+")
+_FLOAT_INT = re.compile(r"\d+\.0+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_HTTP = re.compile(r"https?://", re.IGNORECASE)
 _NON_DIGIT = re.compile(r"\D")
 _CEDEX = re.compile(r"\s*\bcedex\b(\s*\d{1,3})?\s*$", re.IGNORECASE)
 # the last postal code of the string (4 digits = leading zero lost), then the city
@@ -36,8 +40,8 @@ def clean_text(value) -> str:
         return ""
     if isinstance(value, float) and value != value:  # NaN
         return ""
-    text = _SPACES.sub(" ", str(value)).strip()
-    return "" if text.lower() in NULL_LIKE else text
+    text = " ".join(str(value).split())
+    return "" if len(text) < 7 and text.lower() in NULL_LIKE else text
 
 
 def _number_text(value) -> str:
@@ -45,7 +49,7 @@ def _number_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     text = clean_text(value)
-    if re.fullmatch(r"\d+\.0+", text):
+    if "." in text and _FLOAT_INT.fullmatch(text):
         text = text.split(".")[0]
     return text
 
@@ -96,12 +100,29 @@ def _digits(value) -> str:
     return _NON_DIGIT.sub("", _number_text(value))
 
 
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
 def clean_siret(value) -> str:
-    """14 digits passing the Luhn check (La Poste's exception included), else ''. A lost leading zero is restored."""
+    """14 digits passing the Luhn check (La Poste's exception included), else ''. A lost leading zero is restored.
+
+    A plain Luhn check of the SIRET and its SIREN first (fast path, the same rule as python-stdnum);
+    what it refuses goes through `stdnum.fr.siret`, which knows La Poste's exception."""
     digits = _digits(value)
     if len(digits) == 13:
         digits = "0" + digits
-    return digits if len(digits) == 14 and stdnum_siret.is_valid(digits) else ""
+    if len(digits) != 14:
+        return ""
+    if _luhn_ok(digits) and _luhn_ok(digits[:9]):
+        return digits
+    return digits if stdnum_siret.is_valid(digits) else ""
 
 
 def clean_siren(value, siret: str = "") -> str:
@@ -109,7 +130,7 @@ def clean_siren(value, siret: str = "") -> str:
     digits = _digits(value)
     if len(digits) == 8:
         digits = "0" + digits
-    if len(digits) == 9 and stdnum_siren.is_valid(digits):
+    if len(digits) == 9 and (_luhn_ok(digits) or stdnum_siren.is_valid(digits)):
         return digits
     return siret[:9] if siret else ""
 
@@ -119,12 +140,13 @@ def clean_telephone(value) -> str:
 
     '33123456789' and '0033 1 23 45 67 89' -> '0123456789'; '123456789' (lost leading zero) -> '0123456789'.
     """
-    text = clean_text(value)
+    text = _number_text(value)
     if not text:
         return ""
-    text = _number_text(text)
     digits = _NON_DIGIT.sub("", text)
-    if text.lstrip().startswith("+"):
+    if text.startswith("+33") and len(digits) == 11:
+        candidate = "0" + digits[2:]
+    elif text.startswith("+"):
         candidate = "+" + digits
     elif digits.startswith("00"):
         candidate = "+" + digits[2:]
@@ -134,6 +156,8 @@ def clean_telephone(value) -> str:
         candidate = "0" + digits
     else:
         candidate = digits
+    if len(candidate) == 10 and candidate[0] == "0" and _NATIONAL_VALID.fullmatch(candidate[1:]):
+        return candidate  # fast path: a valid French national number, already in the output format
     number = None
     # overseas départements share the 0 trunk prefix but have their own country codes
     for region in ("FR",) if candidate.startswith("+") else _REGIONS_TRIED:
@@ -153,19 +177,36 @@ def clean_telephone(value) -> str:
 
 
 _REGIONS_TRIED = ("FR", "RE", "GP", "MQ", "GF", "YT")
+
+
+def _national_patterns() -> "re.Pattern":
+    """phonenumbers' own validity patterns for France and the overseas départements (national numbers)."""
+    from phonenumbers.phonemetadata import PhoneMetadata
+
+    patterns = []
+    for region in _REGIONS_TRIED:
+        md = PhoneMetadata.metadata_for_region(region)
+        for desc in (md.fixed_line, md.mobile, md.toll_free, md.premium_rate, md.shared_cost,
+                     md.personal_number, md.voip, md.uan):
+            if desc is not None and desc.national_number_pattern:
+                patterns.append(desc.national_number_pattern)
+    return re.compile("(?:" + "|".join(patterns) + ")")
+
+
 _FRENCH_REGIONS = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF"})
+_NATIONAL_VALID = _national_patterns()
 
 
 def clean_email(value) -> str:
     text = clean_text(value).lower()
-    return text if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text) else ""
+    return text if _EMAIL.fullmatch(text) else ""
 
 
 def clean_url(value) -> str:
     text = clean_text(value)
     if not text or " " in text or "." not in text:
         return ""
-    if not re.match(r"https?://", text, re.IGNORECASE):
+    if not _HTTP.match(text):
         text = "https://" + text
     return text
 
@@ -213,6 +254,7 @@ def identifiant_unique(source_code: str, identifiant_externe: str) -> str:
     return f"{source_code}_{_SPACES.sub('', identifiant_externe).replace('/', '-')}"
 
 
+@functools.lru_cache(maxsize=4096)
 def label_key(label) -> str:
     """Accent-less, lower-case, punctuation-free key used to match actor type labels."""
     text = unicodedata.normalize("NFKD", clean_text(label)).encode("ascii", "ignore").decode().lower()

@@ -10,6 +10,7 @@ import logging
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Iterator
@@ -84,8 +85,9 @@ def http_date(iso_timestamp: str) -> str | None:
 
 class DataFairClient:
     def __init__(self, base_url: str, policy: RetryPolicy | None = None, session: requests.Session | None = None,
-                 api_key: str | None = None):
+                 api_key: str | None = None, prefetch: bool = True):
         self.base_url = base_url.rstrip("/")
+        self.prefetch = prefetch
         self.policy = policy or RetryPolicy()
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", "data-platform-ingest/1.0")
@@ -150,10 +152,9 @@ class DataFairClient:
             params["select"] = ",".join(select)
         params.update(filters or {})
         headers = {"If-Modified-Since": if_modified_since} if if_modified_since else None
-        url: str | None = self.dataset_url(dataset) + "/lines"
-        first = True
         seen: set[str] = set()
-        while url:
+
+        def fetch(url: str, first: bool) -> LinesPage:
             resp, body = self._get(url, params=params if first else None, headers=headers if first else None)
             if resp.status_code == 304:
                 raise NotModified(dataset)
@@ -165,5 +166,26 @@ class DataFairClient:
             if next_url:
                 seen.add(next_url)
             total = body.get("total")
-            yield LinesPage(body["results"], int(total) if total is not None else None, next_url)
-            url, first = next_url, False
+            return LinesPage(body["results"], int(total) if total is not None else None, next_url)
+
+        page = fetch(self.dataset_url(dataset) + "/lines", True)
+        if not self.prefetch:
+            while True:
+                yield page
+                if not page.next_url:
+                    return
+                page = fetch(page.next_url, False)
+        # the next page downloads (another thread, the GIL is released while waiting) while the
+        # caller cleans and writes this one; pages still come out in order, one ahead at most
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datafair-prefetch") as pool:
+            while True:
+                pending = pool.submit(fetch, page.next_url, False) if page.next_url else None
+                try:
+                    yield page
+                except GeneratorExit:
+                    if pending is not None:
+                        pending.cancel()
+                    raise
+                if pending is None:
+                    return
+                page = pending.result()

@@ -75,6 +75,8 @@ class SourceResult:
     departements: list = field(default_factory=list)
     requests: int = 0
     retries: int = 0
+    fetch_seconds: float = 0.0            # download + clean + COPY into staging
+    apply_seconds: float = 0.0            # diff + guards + apply
     seconds: float = 0.0
 
     @property
@@ -322,14 +324,18 @@ def ingest_source(cfg: SourceConfig, opts: IngestOptions) -> SourceResult:
                 if state and state["last_success_at"] is not None and not opts.force:
                     ims = http_date(state["data_updated_at"])
                 try:
+                    t0 = time.monotonic()
                     with connect(url) as conn:
                         _stage(conn, cfg, client, select, opts, ims, result)
+                    result.fetch_seconds = round(time.monotonic() - t0, 3)
                 except NotModified:
                     result.status = "skipped"
                     result.message = f"skipped: not modified since {state['data_updated_at']} (HTTP 304)"
                 else:
+                    t0 = time.monotonic()
                     with connect(url) as conn:
                         _apply(conn, cfg, opts, meta, result)
+                    result.apply_seconds = round(time.monotonic() - t0, 3)
             if result.status == "skipped":
                 with connect(url) as conn:
                     _record_state(conn, cfg, "skipped", result.message)

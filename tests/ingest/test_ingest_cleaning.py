@@ -138,3 +138,21 @@ def test_clean_row_sinoe():
 def test_clean_row_rejections(raw, field, reason):
     row, rejection = c.clean_row(raw, _cfg("corepile"))
     assert row is None and rejection.field == field and reason in rejection.reason
+
+
+def test_fast_paths_agree_with_the_libraries(monkeypatch):
+    """The fast paths (national phone pattern, plain Luhn) give what phonenumbers / stdnum give."""
+    import random
+    import re
+
+    from stdnum.fr import siret as stdnum_siret
+
+    rng = random.Random(3)
+    phones = ["0" + "".join(rng.choice("0123456789") for _ in range(9)) for _ in range(3000)]
+    fast = [c.clean_telephone(p) for p in phones]
+    monkeypatch.setattr(c, "_NATIONAL_VALID", re.compile(r"(?!)"))
+    assert fast == [c.clean_telephone(p) for p in phones]
+    assert sum(1 for f in fast if f) > 1000
+    sirets = ["".join(rng.choice("0123456789") for _ in range(14)) for _ in range(5000)]
+    sirets += ["35600000000048", "35600000012345", "35600000049837"]
+    assert [bool(c.clean_siret(s)) for s in sirets] == [stdnum_siret.is_valid(s) for s in sirets]

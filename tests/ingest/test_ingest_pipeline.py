@@ -157,3 +157,18 @@ def test_other_sources_untouched(ingest_db, options):
     sinoe = _snapshot(ingest_db, "sinoe")
     ingest_source(_cfg("corepile"), options(force=True, max_deleted_share=1.0))
     assert _snapshot(ingest_db, "sinoe") == sinoe
+
+
+def test_dbt_models_cover_every_configured_source():
+    """Adding a source file means adding its staging model and listing it in the dbt models."""
+    import re
+
+    from data_platform.ingest.pipeline import MODELS_DIR
+
+    codes = sorted(c.code for c in load_sources())
+    assert sorted(p.stem.removeprefix("ingest_stg_") for p in MODELS_DIR.glob("ingest_stg_*.sql")) == codes
+    for name in ("ingest_acteur_standard.sql", "ingest_acteur_diff.sql"):
+        listed = re.search(r"\[('refashion'[^\]]*)\]", (MODELS_DIR / name).read_text()).group(1)
+        assert sorted(x.strip(" '") for x in listed.split(",")) == codes, name
+    sources_yml = (MODELS_DIR / "_ingest_sources.yml").read_text()
+    assert all(f"name: stg_{c}\n" in sources_yml for c in codes)

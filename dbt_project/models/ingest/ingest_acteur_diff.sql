@@ -1,40 +1,46 @@
 -- The diff between each source's latest feed and public.acteur (see _ingest_sources.yml).
+-- One group of arms per source, each with a constant `source`: the apply's `where source = ...`
+-- prunes every other source's arms at planning time, so one source's diff reads only its own feed
+-- and its own actors (index on acteur.source).
 {{ config(materialized='view') }}
 {%- set fields = ['identifiant_externe', 'acteur_type', 'nom', 'nom_commercial', 'siren', 'siret', 'adresse',
                   'adresse_complement', 'code_postal', 'ville', 'latitude', 'longitude', 'telephone', 'email', 'url'] %}
-with std as (
-    select * from {{ ref('ingest_acteur_standard') }}
-),
-cur as (
-    select * from {{ source('app', 'acteur') }}
-)
+{%- for code in ['refashion', 'ecosystem', 'ecomaison', 'corepile', 'batribox', 'aliapur', 'sinoe'] %}
+-- {{ code }}: new
 select
-    'new'::text as change_type, s.identifiant_unique, s.source,
+    'new'::text as change_type, s.identifiant_unique, '{{ code }}'::text as source,
     {% for f in fields %}s.{{ f }}, {% endfor %}
     ''::text as old_code_postal
-from std s
-left join cur a on a.identifiant_unique = s.identifiant_unique
-where a.identifiant_unique is null
+from {{ ref('ingest_acteur_standard') }} s
+left join {{ source('app', 'acteur') }} a on a.identifiant_unique = s.identifiant_unique
+where s.source = '{{ code }}' and a.identifiant_unique is null
 
 union all
-
+-- {{ code }}: changed (a field differs, or the actor was SUPPRIME and is back)
 select
-    'changed'::text, s.identifiant_unique, s.source,
+    'changed'::text, s.identifiant_unique, '{{ code }}'::text,
     {% for f in fields %}s.{{ f }}, {% endfor %}
     a.code_postal
-from std s
-join cur a on a.identifiant_unique = s.identifiant_unique
-where a.statut = 'SUPPRIME'
-   or ({% for f in fields %}s.{{ f }}{{ ', ' if not loop.last }}{% endfor %})
-      is distinct from
-      ({% for f in fields %}a.{{ f }}{{ ', ' if not loop.last }}{% endfor %})
+from {{ ref('ingest_acteur_standard') }} s
+join {{ source('app', 'acteur') }} a on a.identifiant_unique = s.identifiant_unique
+where s.source = '{{ code }}'
+  and (a.statut = 'SUPPRIME'
+       or ({% for f in fields %}s.{{ f }}{{ ', ' if not loop.last }}{% endfor %})
+          is distinct from
+          ({% for f in fields %}a.{{ f }}{{ ', ' if not loop.last }}{% endfor %}))
 
 union all
-
+-- {{ code }}: vanished (ACTIF/INACTIF actors of the source missing from its feed)
 select
-    'vanished'::text, a.identifiant_unique, a.source,
+    'vanished'::text, a.identifiant_unique, '{{ code }}'::text,
     {% for f in fields %}a.{{ f }}, {% endfor %}
     a.code_postal
-from cur a
-where a.statut in ('ACTIF', 'INACTIF')
-  and not exists (select 1 from std s where s.identifiant_unique = a.identifiant_unique)
+from {{ source('app', 'acteur') }} a
+where a.source = '{{ code }}'
+  and a.statut in ('ACTIF', 'INACTIF')
+  and not exists (select 1 from {{ ref('ingest_acteur_standard') }} s
+                  where s.source = '{{ code }}' and s.identifiant_unique = a.identifiant_unique)
+{% if not loop.last %}
+union all
+{% endif %}
+{%- endfor %}

@@ -4,12 +4,18 @@
 {{ config(materialized='view') }}
 {%- set staging = adapter.get_relation(database=target.database, schema='ingest', identifier='stg_ecomaison') if execute else none %}
 {%- if staging is not none %}
-select distinct on (identifiant_unique)
-    identifiant_unique, identifiant_externe, 'ecomaison'::text as source, acteur_type, nom, nom_commercial,
+-- `source` is part of DISTINCT ON so that a filter on it reaches the constant below and prunes this view
+select distinct on (source, identifiant_unique)
+    identifiant_unique, identifiant_externe, source, acteur_type, nom, nom_commercial,
     siren, siret, adresse, adresse_complement, code_postal, ville, latitude, longitude,
     telephone, email, url, line
-from {{ source('ingest', 'stg_ecomaison') }}
-order by identifiant_unique, line
+from (
+    select 'ecomaison'::text as source, identifiant_unique, identifiant_externe, acteur_type, nom, nom_commercial,
+        siren, siret, adresse, adresse_complement, code_postal, ville, latitude, longitude,
+        telephone, email, url, line
+    from {{ source('ingest', 'stg_ecomaison') }}
+) as staged
+order by source, identifiant_unique, line
 {%- else %}
 select null::text as identifiant_unique, null::text as identifiant_externe,
     'ecomaison'::text as source, null::text as acteur_type, null::text as nom, null::text as nom_commercial,

@@ -1,0 +1,66 @@
+"""Benchmark of the nightly ingestion: the replay server (its own process) serves N rows across the
+configured sources; one full ingestion (fetch, clean, COPY, dbt diff, apply) into a fresh database.
+
+    .venv/bin/python bench/bench_ingest.py [--rows 400000]
+
+Prints seconds and rows/s (target: 400,000 rows in at most 2 minutes), then a second, unchanged
+run (every source skipped).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=400_000)
+    ap.add_argument("--db", default="dp_bench_ingest")
+    args = ap.parse_args(argv)
+
+    from data_platform import settings
+    from data_platform.db.connection import drop_database, ensure_database
+
+    url = settings.with_database(settings.database_url(), args.db)
+    drop_database(url)
+    ensure_database(url)
+    os.environ["DATABASE_URL"] = url
+    from data_platform.db.migrate import migrate
+
+    migrate()
+    server = subprocess.Popen([sys.executable, "-m", "data_platform.cli", "replay-server", "--port", "0",
+                               "--rows", str(args.rows)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        base_url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        print(line.strip(), flush=True)
+        from data_platform.ingest.pipeline import IngestOptions, ensure_models, ingest
+
+        t0 = time.perf_counter()
+        ensure_models(url)
+        t1 = time.perf_counter()
+        results = ingest(None, IngestOptions(base_url=base_url, database_url=url))
+        t2 = time.perf_counter()
+        rows = sum(r.rows_read for r in results)
+        for r in results:
+            print(f"  {r.source:<10} {r.status:<8} {r.rows_read:>7} rows {r.seconds:>6.1f}s "
+                  f"(fetch+clean+COPY {r.fetch_seconds:.1f}s, diff+apply {r.apply_seconds:.1f}s)  {r.message}")
+        failed = [r.source for r in results if r.status != "applied"]
+        print(f"dbt models: {t1 - t0:.1f}s")
+        print(f"ingestion: {rows} rows in {t2 - t1:.1f}s = {rows / (t2 - t1):,.0f} rows/s"
+              f" (target <= 120s){'; FAILED: ' + ', '.join(failed) if failed else ''}")
+        t3 = time.perf_counter()
+        again = ingest(None, IngestOptions(base_url=base_url, database_url=url))
+        print(f"second run (unchanged): {time.perf_counter() - t3:.1f}s, "
+              f"statuses {sorted({r.status for r in again})}")
+        return 1 if failed else 0
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
