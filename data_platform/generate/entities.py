@@ -17,9 +17,9 @@ from data_platform.generate.text import map_unique, slugify
 
 # kind of place -> share of entities
 KIND_SHARES = {
-    "chain": 0.20, "independant": 0.19, "ess": 0.10, "decheterie": 0.07, "pharmacie": 0.10,
+    "chain": 0.20, "independant": 0.24, "ess": 0.10, "decheterie": 0.03, "pharmacie": 0.10,
     "collectivite": 0.04, "pav": 0.14, "digital": 0.004, "inertes": 0.01, "ponctuel": 0.01,
-    "generic": 0.05, "mall": 0.05, "shared_site": 0.026,
+    "generic": 0.05, "mall": 0.05, "shared_site": 0.016,
 }
 # records per entity (sizes 1, 2, 3...), before capping by the number of sources of the profile
 SIZE_P = {
@@ -107,7 +107,7 @@ def build_entities(n_actors: int, rng: np.random.Generator, geo: Geography, seed
         nom[m], atype[m], profile[m] = trade_nom[m], trade_type[m], "independant"
         legal[m] = form[m] + " " + np.array([s.upper() for s in surname[m]], dtype=object)
 
-    def patterned(k, patterns, typ, prof, nom2=None):
+    def patterned(k, patterns, typ, prof):
         m = np.flatnonzero(kind == k)
         nom[m] = _fill(_pick(rng, patterns, len(m)), ville=ville[m], quartier=quartier[m], nom=surname[m],
                        nom2=surname[::-1][m])

@@ -87,5 +87,5 @@ def build_revisions(ent: pd.DataFrame, acteurs: pd.DataFrame, rng: np.random.Gen
         if c not in revisions:
             revisions[c] = None
     text = [c for c in REVISION_COLUMNS if c not in ("parent_id", "source", "acteur_type", "latitude", "longitude")]
-    revisions[text] = revisions[text].fillna("")
+    revisions[text] = revisions[text].astype(object).fillna("")
     return revisions[REVISION_COLUMNS], parent_truth, by_entity
