@@ -75,27 +75,27 @@ def cluster_acteurs():
         from data_platform import pipeline
 
         ctx = get_current_context()
-        run_id = ctx["run_id"]
+        cluster_run_id = ctx["run_id"]
         departements: list[str] = []
         for events in (ctx.get("triggering_asset_events") or {}).values():
             for event in events:
                 departements.extend((event.extra or {}).get("departements", []))
-        pipeline.start_run(run_id, dict(ctx["params"]), dag_run_id=run_id,
+        pipeline.start_run(cluster_run_id, dict(ctx["params"]), dag_run_id=cluster_run_id,
                            departements_from_assets=departements)
-        return run_id
+        return cluster_run_id
 
     @task
-    def select_and_normalize(run_id: str) -> str:
+    def select_and_normalize(cluster_run_id: str) -> str:
         from data_platform import pipeline
 
-        print(pipeline.build_selection(run_id))
-        return run_id
+        print(pipeline.build_selection(cluster_run_id))
+        return cluster_run_id
 
     @task
-    def plan_batches(run_id: str) -> list[list[str]]:
+    def plan_batches(cluster_run_id: str) -> list[list[str]]:
         from data_platform import pipeline
 
-        return pipeline.plan(run_id)
+        return pipeline.plan(cluster_run_id)
 
     @task(map_index_template="{{ task.op_kwargs['departements'][:3] | join(',') }}")
     def cluster_partitions(departements: list[str]) -> dict:
@@ -104,29 +104,29 @@ def cluster_acteurs():
         return pipeline.cluster(get_current_context()["run_id"], departements)
 
     @task
-    def choose_parents(run_id: str, _clustered: list[dict]) -> str:
+    def choose_parents(cluster_run_id: str, _clustered: list[dict]) -> str:
         from data_platform import pipeline
 
-        print(pipeline.build_parents(run_id))
-        return run_id
+        print(pipeline.build_parents(cluster_run_id))
+        return cluster_run_id
 
     @task
-    def write_suggestions(run_id: str) -> dict:
+    def write_suggestions(cluster_run_id: str) -> dict:
         from data_platform import pipeline
 
-        return pipeline.write(run_id, dag_id="cluster_acteurs", dag_run_id=run_id)
+        return pipeline.write(cluster_run_id, dag_id="cluster_acteurs", dag_run_id=cluster_run_id)
 
     @task
-    def report(run_id: str, counts: dict) -> dict:
+    def report(cluster_run_id: str, counts: dict) -> dict:
         from data_platform import pipeline
 
-        result = pipeline.finish(run_id, counts)
+        result = pipeline.finish(cluster_run_id, counts)
         print(f"cohort counts: {counts}")
         print(f"run report: {result['report']}")
         return {**counts, **result}
 
-    run_id = validate_params()
-    selected = select_and_normalize(run_id)
+    cluster_run_id = validate_params()
+    selected = select_and_normalize(cluster_run_id)
     clustered = cluster_partitions.expand(departements=plan_batches(selected))
     parents = choose_parents(selected, clustered)
     report(parents, write_suggestions(parents))
