@@ -1,6 +1,7 @@
 {{ config(
     materialized='table',
     tags=['per_run'],
+    pre_hook=["set local work_mem = '512MB'"],
     post_hook=["create index on {{ this }} (departement)", "analyze {{ this }}"],
 ) }}
 {#- Step 1 of the run (SPEC §3.1): ACTIF orphans and ACTIF parents of int_acteur_normalise passing the run's
@@ -62,7 +63,7 @@ candidates as (
 
 -- Normalization options: only computed when the run asks for them (one-time filter on the parameters).
 words as (
-    select c.identifiant_unique, f.field, w.word collate "C" as word, w.pos
+    select c.identifiant_unique collate "C" as identifiant_unique, f.field, w.word collate "C" as word, w.pos
     from candidates as c
     cross join lateral (values (1, c.nom_norm), (2, c.adresse_norm)) as f (field, txt)
     cross join lateral string_to_table(f.txt, ' ') with ordinality as w (word, pos)
@@ -116,4 +117,4 @@ select
     c.telephone_norm,
     c.departement
 from candidates as c
-left join reworded as r on r.identifiant_unique = c.identifiant_unique
+left join reworded as r on r.identifiant_unique = (c.identifiant_unique collate "C")
