@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -26,9 +27,9 @@ def scratch_database():
     previous = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = url
     try:
-        from data_platform.db.migrate import migrate
-
-        migrate()
+        # a child process: this one's Django may already be bound to another database
+        subprocess.run([sys.executable, "-m", "data_platform.cli", "migrate"], check=True,
+                       env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL)
         yield url
     finally:
         if previous is None:
@@ -49,23 +50,39 @@ def _register_codes(conn, df) -> None:
                         "on conflict (code) do nothing", (codes,))
 
 
+def _acteur_columns_only(input_path: str, tmpdir: str) -> tuple[str, list[str]]:
+    """Outsiders' files may carry extra columns: keep the acteur ones (line numbers unchanged)."""
+    import pandas as pd
+
+    from data_platform.acteur_csv import ACTEUR_COLUMNS
+
+    raw = pd.read_csv(input_path, dtype=str, keep_default_na=False)
+    extra = [c for c in raw.columns if c not in ACTEUR_COLUMNS]
+    path = os.path.join(tmpdir, "acteurs.csv")
+    raw[[c for c in raw.columns if c in ACTEUR_COLUMNS]].to_csv(path, index=False)
+    return path, extra
+
+
 def dedupe(input_path: str, output_path: str, threshold: float | None = None) -> dict:
+    import tempfile
+
     from data_platform import pipeline
-    from data_platform.load_csv import load_acteurs, read_acteur_csv
+    from data_platform.load_csv import format_errors, load_acteurs, read_acteur_csv
 
     params = {"threshold": threshold} if threshold is not None else {}
     started = time.perf_counter()
-    with scratch_database():
+    with tempfile.TemporaryDirectory() as tmpdir, scratch_database():
         import pandas as pd
 
-        raw = pd.read_csv(input_path, dtype=str, keep_default_na=False)
+        path, ignored = _acteur_columns_only(input_path, tmpdir)
+        if ignored:
+            print(f"ignored columns: {', '.join(ignored)}", file=sys.stderr)
         with connect() as conn:
-            _register_codes(conn, raw)
-        df, errors = read_acteur_csv(input_path)
+            _register_codes(conn, pd.read_csv(path, dtype=str, keep_default_na=False))
+        df, errors = read_acteur_csv(path)
         if errors:
-            for err in errors[:50]:
-                print(err, file=sys.stderr)
-            raise SystemExit(f"{len(errors)} invalid rows in {input_path}; nothing clustered")
+            raise SystemExit(f"{input_path}: {len(errors)} invalid rows, nothing clustered\n"
+                             + format_errors(errors))
         with connect() as conn:
             load_acteurs(conn, df)
         run_id = "dedupe_csv"
