@@ -7,6 +7,7 @@ configuration to one raw row and says why it rejects a row (field and reason).
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ def clean_text(value) -> str:
     """Strip, collapse whitespace, and turn null-like strings ("null", "n/a", "-", ...) into ''."""
     if value is None:
         return ""
-    if isinstance(value, float) and value != value:  # NaN
+    if isinstance(value, float) and math.isnan(value):
         return ""
     text = " ".join(str(value).split())
     return "" if len(text) < 7 and text.lower() in NULL_LIKE else text
@@ -179,7 +180,7 @@ def clean_telephone(value) -> str:
 _REGIONS_TRIED = ("FR", "RE", "GP", "MQ", "GF", "YT")
 
 
-def _national_patterns() -> "re.Pattern":
+def _national_patterns() -> re.Pattern:
     """phonenumbers' own validity patterns for France and the overseas départements (national numbers)."""
     from phonenumbers.phonemetadata import PhoneMetadata
 
@@ -224,7 +225,7 @@ def _to_float(value) -> float | None:
             f = float(text)
         except ValueError:
             return None
-    return f if f == f and f not in (float("inf"), float("-inf")) else None
+    return f if math.isfinite(f) else None
 
 
 def parse_geopoint(value) -> tuple[float | None, float | None]:

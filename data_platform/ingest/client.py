@@ -10,10 +10,10 @@ import logging
 import os
 import random
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
-from typing import Iterator
 from urllib.parse import quote
 
 import requests
@@ -75,11 +75,11 @@ def http_date(iso_timestamp: str) -> str | None:
     import datetime as dt
 
     try:
-        stamp = dt.datetime.fromisoformat(iso_timestamp.replace("Z", "+00:00"))
+        stamp = dt.datetime.fromisoformat(iso_timestamp)
     except (AttributeError, ValueError):
         return None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+        stamp = stamp.replace(tzinfo=dt.UTC)
     return formatdate(stamp.timestamp(), usegmt=True)
 
 

@@ -109,42 +109,41 @@ def _models_checksum() -> str:
     return h.hexdigest()
 
 
-def ensure_models(database_url: str | None = None, sources: list[SourceConfig] | None = None) -> bool:
-    """Staging tables, then the dbt views of models/ingest (one `dbt run`, skipped when they are
-    already built from the current model files). Returns True when dbt ran."""
+def ensure_models(database_url: str | None = None) -> bool:
+    """Staging tables of every configured source, then the dbt views of models/ingest (one `dbt run`,
+    skipped when they are already built from the current model files). Returns True when dbt ran."""
     from data_platform.dbt_runner import run_dbt
 
     url = database_url or settings.database_url()
-    sources = sources or load_sources()
+    sources = load_sources()
     checksum = _models_checksum()
     with connect(url) as conn:
-        ensure_staging_tables(conn, load_sources())  # committed before dbt looks for them
-    with connect(url) as conn:
-        with conn.cursor() as cur:
-            cur.execute("select pg_advisory_xact_lock(hashtext('data_platform.ingest.dbt'))")
-            cur.execute(f"select checksum from {STAGING_SCHEMA}.dbt_models where name = 'ingest'")
-            row = cur.fetchone()
-            cur.execute("""select count(*) from information_schema.view_table_usage
-                           where view_schema = %s and table_schema = %s and view_name = 'ingest_stg_' || substr(table_name, 5)""",
-                        (settings.DBT_SCHEMA, STAGING_SCHEMA))
-            linked = cur.fetchone()[0]
-            cur.execute("select to_regclass(%s)", (f"{settings.DBT_SCHEMA}.ingest_acteur_diff",))
-            built = cur.fetchone()[0] is not None
-            if row and row[0] == checksum and built and linked >= len(load_sources()):
-                return False
-            env_url = os.environ.get("DATABASE_URL")
-            os.environ["DATABASE_URL"] = url
-            try:
-                proc = run_dbt(["run", "--select", "path:models/ingest"], check=False, capture=True)
-            finally:
-                if env_url is None:
-                    os.environ.pop("DATABASE_URL", None)
-                else:
-                    os.environ["DATABASE_URL"] = env_url
-            if proc.returncode != 0:
-                raise IngestError("dbt run of models/ingest failed:\n" + (proc.stdout or "")[-3000:] + (proc.stderr or "")[-2000:])
-            cur.execute(f"""insert into {STAGING_SCHEMA}.dbt_models values ('ingest', %s)
-                            on conflict (name) do update set checksum = excluded.checksum""", (checksum,))
+        ensure_staging_tables(conn, sources)  # committed before dbt looks for them
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('data_platform.ingest.dbt'))")
+        cur.execute(f"select checksum from {STAGING_SCHEMA}.dbt_models where name = 'ingest'")
+        row = cur.fetchone()
+        cur.execute("""select count(*) from information_schema.view_table_usage
+                       where view_schema = %s and table_schema = %s and view_name = 'ingest_stg_' || substr(table_name, 5)""",
+                    (settings.DBT_SCHEMA, STAGING_SCHEMA))
+        linked = cur.fetchone()[0]
+        cur.execute("select to_regclass(%s)", (f"{settings.DBT_SCHEMA}.ingest_acteur_diff",))
+        built = cur.fetchone()[0] is not None
+        if row and row[0] == checksum and built and linked >= len(sources):
+            return False
+        env_url = os.environ.get("DATABASE_URL")
+        os.environ["DATABASE_URL"] = url
+        try:
+            proc = run_dbt(["run", "--select", "path:models/ingest"], check=False, capture=True)
+        finally:
+            if env_url is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = env_url
+        if proc.returncode != 0:
+            raise IngestError("dbt run of models/ingest failed:\n" + (proc.stdout or "")[-3000:] + (proc.stderr or "")[-2000:])
+        cur.execute(f"""insert into {STAGING_SCHEMA}.dbt_models values ('ingest', %s)
+                        on conflict (name) do update set checksum = excluded.checksum""", (checksum,))
     return True
 
 
@@ -247,8 +246,8 @@ def _apply(conn, cfg: SourceConfig, opts: IngestOptions, meta: dict, result: Sou
     """Transaction 2: guards, then the diff applied with set-based SQL, and the bookkeeping."""
     code = cfg.code
     with conn.cursor() as cur:
-        cur.execute("create temp table _ingest_diff on commit drop as select * from {} where source = %s"
-                    .format(DIFF_VIEW.as_string(conn)), (code,))
+        cur.execute(f"create temp table _ingest_diff on commit drop as select * from {DIFF_VIEW.as_string(conn)} where source = %s"
+                    , (code,))
         cur.execute("select change_type, count(*) from _ingest_diff group by 1")
         counts = dict(cur.fetchall())
         cur.execute("select count(*) from acteur where source = %s and statut in ('ACTIF', 'INACTIF')", (code,))
@@ -301,7 +300,7 @@ def ingest_source(cfg: SourceConfig, opts: IngestOptions) -> SourceResult:
     result = SourceResult(source=cfg.code)
     url = opts.database_url or settings.database_url()
     client = DataFairClient(opts.base_url or cfg.api_base, policy=opts.policy)
-    opts.run_id = opts.run_id or f"ingest_{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}"
+    opts.run_id = opts.run_id or f"ingest_{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     with connect(url, autocommit=True) as lock_conn:
         with lock_conn.cursor() as cur:
             cur.execute("select pg_try_advisory_lock(hashtext('data_platform.ingest.' || %s))", (cfg.code,))
@@ -340,14 +339,15 @@ def ingest_source(cfg: SourceConfig, opts: IngestOptions) -> SourceResult:
                 with connect(url) as conn:
                     _record_state(conn, cfg, "skipped", result.message)
         except Exception as exc:
+            error = exc if isinstance(exc, IngestError) else IngestError(f"{cfg.code}: {exc}")
             result.status = "failed"
-            result.message = str(exc)
+            result.message = str(error)
             with connect(url) as conn:
                 _record_state(conn, cfg, "failed", result.message[:2000])
-            if not isinstance(exc, IngestError):
-                exc = IngestError(f"{cfg.code}: {exc}")
-            exc.result = result
-            raise exc
+            error.result = result
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             result.requests, result.retries = client.requests_made, client.retries
             result.seconds = round(time.monotonic() - started, 3)
@@ -361,7 +361,7 @@ def ingest(codes: list[str] | None = None, opts: IngestOptions | None = None) ->
     """Ingest sources one after the other; a failing source does not stop the others."""
     opts = opts or IngestOptions()
     sources = load_sources(codes)
-    ensure_models(opts.database_url, sources)
+    ensure_models(opts.database_url)
     results = []
     for cfg in sources:
         try:

@@ -57,7 +57,7 @@ class ReplayState:
             return self._publication
 
     def updated_at(self) -> dt.datetime:
-        return dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.timezone.utc) + dt.timedelta(hours=self.publication())
+        return dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC) + dt.timedelta(hours=self.publication())
 
     def indices(self, dataset: str, filters: dict[str, str]) -> list[tuple[int, int]]:
         """(row index, year) of the rows the dataset holds now, in publication order."""
@@ -252,7 +252,7 @@ class ReplayServer:
     def set_version(self, version: int) -> None:
         self.state.version = version
 
-    def start(self) -> "ReplayServer":
+    def start(self) -> ReplayServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="replay-server", daemon=True)
         self._thread.start()
         return self

@@ -27,9 +27,8 @@ def ingest_db(database_url):
     from data_platform.db.connection import connect
     from data_platform.ingest.pipeline import ensure_models
 
-    with connect(database_url) as conn:
-        with conn.cursor() as cur:
-            cur.execute("TRUNCATE " + ", ".join(INGEST_TABLES) + " RESTART IDENTITY CASCADE")
+    with connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE " + ", ".join(INGEST_TABLES) + " RESTART IDENTITY CASCADE")
     ensure_models(database_url)
     with connect(database_url) as conn:
         yield conn

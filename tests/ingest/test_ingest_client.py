@@ -59,7 +59,7 @@ def test_transient_faults_are_retried(replay, fault):
     client = _client(replay)
     pages = list(client.iter_pages(DS, size=10))
     assert len(set(_ids(pages))) == 45
-    assert client.retries == list(fault.values())[0]
+    assert client.retries == next(iter(fault.values()))
 
 
 def test_timeout_is_retried(replay):
