@@ -190,7 +190,7 @@ def test_crash_mid_suggestion_leaves_nothing_half_written(db, database_url, monk
 
     from data_platform.suggestions import apply as apply_mod
 
-    def crashing(cur, changes):
+    def crashing(cur, changes, *args):
         cur.execute("insert into revision_acteur (identifiant_unique, parent_id) values (%s, null)",
                     (spec["contexte"]["parent"]["identifiant_unique"],))
         raise KeyboardInterrupt("process killed mid-suggestion")  # not an Exception: the run dies
@@ -240,8 +240,8 @@ def test_two_concurrent_runs_apply_each_suggestion_once(db, database_url):
 
 
 def test_fingerprint_in_apply_matches_the_shared_one(db):
-    from data_platform.suggestions.apply import _fingerprint_now
-    from data_platform.suggestions.fingerprint import data_fingerprints
+    from data_platform.suggestions.apply import _fingerprint
+    from data_platform.suggestions.fingerprint import STATE_SQL, data_fingerprints
 
     members = _orphans(db, "fp", 3)
     sample.insert_revisions(db, [{"identifiant_unique": members[0]["identifiant_unique"], "nom": "corrigé"}])
@@ -249,5 +249,6 @@ def test_fingerprint_in_apply_matches_the_shared_one(db):
     ids = sorted(m["identifiant_unique"] for m in members) + ["missing_id"]
     expected = data_fingerprints(db, {"k": ids})["k"]
     with db.cursor() as cur:
-        assert _fingerprint_now(cur, ids) == expected
+        cur.execute(STATE_SQL, {"keys": ["k"] * len(ids), "ids": ids})
+        assert _fingerprint(cur.fetchall()) == expected
     db.rollback()

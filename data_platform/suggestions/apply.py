@@ -4,17 +4,17 @@ One transaction per suggestion, all of its changes or none. A run lists the appr
 batches, without locks), then claims each one by its primary key:
 
     BEGIN; SET CONSTRAINTS ALL IMMEDIATE;
-    UPDATE suggestion SET statut = 'applying'
-    WHERE id = (SELECT id FROM suggestion WHERE id = %(id)s AND statut = 'approved'
-                FOR UPDATE SKIP LOCKED)
-    RETURNING ...
+    SELECT id FROM suggestion WHERE id = %(id)s AND statut = 'approved' FOR UPDATE SKIP LOCKED
+    ... changes ...
+    UPDATE suggestion SET statut = 'applied' | 'failed' | 'stale' ... WHERE id = %(id)s; COMMIT
 
-and holds that row lock until its COMMIT, so two concurrent runs never take the same suggestion
-(the other one skips the locked row, and after the commit sees it is no longer `approved`), and a
-crash (process killed, connection lost) rolls the transaction back: the suggestion is `approved`
-again and nothing of its changes is written. `applying` is therefore never committed by this
-module; rows found in `applying` were left by a dead applier of an older version (or by hand) and
-are put back to `approved` first (they are not locked by anyone).
+The row lock, held until COMMIT, is the claim: two concurrent runs never take the same
+suggestion (the other run skips the locked row, and after the commit sees it is no longer
+`approved`), and a crash (process killed, connection lost) rolls the transaction back: the
+suggestion is `approved` again and nothing of its changes is written. `applying` is therefore
+never committed by this module (the state exists only inside the transaction, as the lock);
+rows found committed in `applying` were left by a dead applier of another kind (or by hand) and
+are put back to `approved` first (SKIP LOCKED: only those nobody holds).
 
 Inside the transaction the changes are applied with set-based statements (one per change type),
 after a savepoint: an error rolls back to the savepoint and the suggestion becomes `failed` with
@@ -146,15 +146,25 @@ _RECOVER = """
 # primary key with the row lock and the status re-checked: O(1) per suggestion, and a row taken by
 # a concurrent run (locked, or no longer approved once it commits) is skipped.
 _CANDIDATES = """
-    select id from suggestion where statut = 'approved' and id > %(after)s order by id limit %(batch)s
+    select id, membres, empreinte_donnees, changes from suggestion
+    where statut = 'approved' and id > %(after)s order by id limit %(batch)s
 """
 
+# The claim is the row lock, held until COMMIT. `applying` is not written: it would be visible
+# only inside this transaction (never committed), and a second update of the wide suggestion row
+# per suggestion made the whole run ~2.5x slower (bench/bench_apply.py).
 _CLAIM = """
-    update suggestion set statut = 'applying', modifie_le = now()
-    where id = (select id from suggestion where id = %(id)s and statut = 'approved'
-                for update skip locked)
-    returning id, membres, empreinte_donnees, changes
+    select id from suggestion where id = %(id)s and statut = 'approved' for update skip locked
 """
+
+# The claim and the members' current state (data_fingerprints' own query, STATE_SQL) in one
+# statement: `claimed` is 0 when the suggestion was not claimable. An approved suggestion's
+# content never changes (only its status), so membres/changes read with the candidates hold.
+_CLAIM_AND_STATE = (
+    "with claimed as (" + _CLAIM + ") "
+    "select c.n, s.* from (select count(*) as n from claimed) c "
+    "left join (" + STATE_SQL + ") s on true order by s.key, s.id"
+)
 
 _FINISH = """
     update suggestion set statut = %(statut)s, erreur = %(erreur)s, modifie_le = now(),
@@ -171,9 +181,8 @@ _STATEMENTS = {
     "repoint": (_REPOINT, [("ids", "text[]"), ("pids", "text[]")]),
     "verify": (_VERIFY, [("ids", "text[]"), ("pids", "text[]")]),
     "delete_parents": (_DELETE_PARENTS, [("ids", "text[]")]),
-    "claim": (_CLAIM, [("id", "bigint")]),
+    "claim_and_state": (_CLAIM_AND_STATE, [("id", "bigint"), ("keys", "text[]"), ("ids", "text[]")]),
     "finish": (_FINISH, [("id", "bigint"), ("statut", "text"), ("erreur", "text")]),
-    "state": (STATE_SQL, [("keys", "text[]"), ("ids", "text[]")]),
 }
 _prepared_on: set[int] = set()  # id() of the connections where they are prepared
 
@@ -237,8 +246,13 @@ def _check_data(change: dict) -> dict:
     return data
 
 
-def apply_changes(cur, changes: list) -> dict:
-    """Apply one suggestion's changes with set-based statements. Raises ApplyError when invalid."""
+def apply_changes(cur, changes: list, savepoint: _Savepoint | None = None) -> dict:
+    """Apply one suggestion's changes with set-based statements. Raises ApplyError when invalid.
+
+    `savepoint`: its prefix goes with the first statement (one round trip less)."""
+    def first():
+        return savepoint.prefix() if savepoint is not None else ""
+
     changes = _ordered(changes)
     by_type: dict[str, list[dict]] = {t: [] for t in CHANGE_TYPES}
     for ch in changes:
@@ -246,11 +260,13 @@ def apply_changes(cur, changes: list) -> dict:
 
     # 1. the parent: created or kept (one per cluster; a statement each)
     for ch in by_type[CREATE]:
-        _run(cur, "insert_parent", {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))})
+        _run(cur, "insert_parent", {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))},
+             before=first())
         if cur.fetchone() is None:
             raise ApplyError(f"création du parent {ch['identifiant_unique']} impossible : l'identifiant existe déjà")
     for ch in by_type[KEEP]:
-        _run(cur, "update_parent", {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))})
+        _run(cur, "update_parent", {"id": ch["identifiant_unique"], "data": json.dumps(_check_data(ch))},
+             before=first())
         if cur.fetchone() is None:
             raise ApplyError(f"parent conservé {ch['identifiant_unique']} introuvable (ou n'est pas un parent)")
 
@@ -259,7 +275,7 @@ def apply_changes(cur, changes: list) -> dict:
     if repoints:
         ids = [c["identifiant_unique"] for c in repoints]
         pids = [c.get("parent_id") or "" for c in repoints]
-        _run(cur, "repoint", {"ids": ids, "pids": pids})
+        _run(cur, "repoint", {"ids": ids, "pids": pids}, before=first())
         problems = []
         for ident, pid, is_actor, parent_exists, parent_parent, parent_is_actor in cur.fetchall():
             if not is_actor:
@@ -277,7 +293,7 @@ def apply_changes(cur, changes: list) -> dict:
     verifs = by_type[VERIFY]
     if verifs:
         _run(cur, "verify", {"ids": [c["identifiant_unique"] for c in verifs],
-                              "pids": [c.get("parent_id") or "" for c in verifs]})
+                             "pids": [c.get("parent_id") or "" for c in verifs]}, before=first())
         wrong = cur.fetchall()
         if wrong:
             raise ApplyError("; ".join(f"{i} devrait pointer vers {p} mais pointe vers {actual or '(aucun)'}"
@@ -286,7 +302,7 @@ def apply_changes(cur, changes: list) -> dict:
     # 3. old parents: no children may be left, then one delete
     deletes = [c["identifiant_unique"] for c in by_type[DELETE]]
     if deletes:
-        _run(cur, "delete_parents", {"ids": deletes})
+        _run(cur, "delete_parents", {"ids": deletes}, before=first())
         rows = cur.fetchall()
         left = [(p, n) for kind, p, n in rows if kind == "left"]
         if left:
@@ -333,52 +349,69 @@ def recover_interrupted(conn) -> int:
     return n
 
 
-def _fingerprint_now(cur, membres: list[str]) -> str:
-    """data_fingerprints() of one cluster, its query sent with the savepoint (same digest)."""
-    _run(cur, "state", {"keys": ["s"] * len(membres), "ids": membres}, before="savepoint apply_changes; ")
+def _fingerprint(rows) -> str:
+    """data_fingerprints()'s digest of one cluster from its STATE_SQL rows (same order)."""
     digest = hashlib.sha256()
-    for _key, ident, state in cur.fetchall():
+    for _key, ident, state in rows:
         digest.update(f"{ident}={state}\n".encode())
     return digest.hexdigest()
 
 
-def apply_one(conn, candidate: int) -> str | None:
-    """Claim suggestion `candidate` and apply it in its own transaction.
+class _Savepoint:
+    """Sends `savepoint apply_changes` with the first statement of a suggestion's changes."""
+
+    def __init__(self):
+        self.sent = False
+
+    def prefix(self) -> str:
+        if self.sent:
+            return ""
+        self.sent = True
+        return "savepoint apply_changes; "
+
+
+def apply_one(conn, candidate: tuple) -> str | None:
+    """Claim suggestion `candidate` (id, membres, empreinte_donnees, changes) and apply it in its
+    own transaction.
 
     Returns the outcome (applied, stale, failed), or None when it was not claimable (taken by a
     concurrent run, or no longer approved). `conn` is in autocommit mode; the transaction is
-    explicit so that one round trip carries several statements."""
+    explicit so that one round trip carries several statements: claim + state, each change
+    statement (the first one with the savepoint), status + COMMIT."""
+    sid, membres, empreinte, changes = candidate
+    membres = list(membres or [])
     with conn.cursor() as cur:
         # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: check them statement by
         # statement, inside the savepoint, not at COMMIT
-        _run(cur, "claim", {"id": candidate}, before="begin; set constraints all immediate; ")
-        row = cur.fetchone()
-        if row is None:
+        _run(cur, "claim_and_state", {"id": sid, "keys": ["s"] * len(membres), "ids": membres},
+             before="begin; set constraints all immediate; ")
+        rows = cur.fetchall()
+        if not rows or not rows[0][0]:
             cur.execute("rollback")
             return None
-        sid, membres, empreinte, changes = row
-        if _fingerprint_now(cur, list(membres or [])) != empreinte:
+        if _fingerprint([r[1:] for r in rows if r[1] is not None]) != empreinte:
             _run(cur, "finish", {"id": sid, "statut": "stale",
                                  "erreur": "les acteurs ont changé depuis la suggestion"}, after="; commit")
             return "stale"
+        savepoint = _Savepoint()
         try:
-            apply_changes(cur, changes)
+            apply_changes(cur, changes, savepoint)
         except Exception as exc:  # noqa: BLE001 - any error fails this suggestion, the run goes on
             message = str(exc).strip() or exc.__class__.__name__
             if not isinstance(exc, ApplyError):
                 message = f"{exc.__class__.__name__}: {message}"
             _run(cur, "finish", {"id": sid, "statut": "failed", "erreur": message[:2000]},
-                 before="rollback to savepoint apply_changes; ", after="; commit")
+                 before="rollback to savepoint apply_changes; " if savepoint.sent else "", after="; commit")
             log.warning("suggestion %s failed: %s", sid, message)
             return "failed"
         _run(cur, "finish", {"id": sid, "statut": "applied", "erreur": ""}, after="; commit")
         return "applied"
 
 
-def _candidates(conn, after: int, batch: int) -> list[int]:
+def _candidates(conn, after: int, batch: int) -> list[tuple]:
     with conn.cursor() as cur:
         cur.execute(_CANDIDATES, {"after": after, "batch": batch})
-        return [r[0] for r in cur.fetchall()]
+        return cur.fetchall()
 
 
 def apply_approved(conn_or_url=None, limit: int | None = None) -> dict:
@@ -408,7 +441,7 @@ def apply_approved(conn_or_url=None, limit: int | None = None) -> dict:
                     if outcome is not None:
                         counts[outcome] += 1
                         done += 1
-                after = batch[-1]
+                after = batch[-1][0]
         except BaseException:
             if not conn.closed:
                 with conn.cursor() as cur:
