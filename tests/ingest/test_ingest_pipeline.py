@@ -172,3 +172,35 @@ def test_dbt_models_cover_every_configured_source():
         assert sorted(x.strip(" '") for x in listed.split(",")) == codes, name
     sources_yml = (MODELS_DIR / "_ingest_sources.yml").read_text()
     assert all(f"name: stg_{c}\n" in sources_yml for c in codes)
+
+
+def test_failure_inside_apply_rolls_everything_back(ingest_db, options, replay, monkeypatch):
+    """A crash after the INSERT/UPDATE statements ran, before commit: acteur and ingest_state unchanged."""
+    from data_platform.ingest import pipeline
+
+    cfg = _cfg("corepile")
+    first = ingest_source(cfg, options())
+    before = _snapshot(ingest_db)
+    replay.set_version(1)
+
+    def boom(_cp):
+        raise RuntimeError("simulated crash in the middle of the apply")
+
+    monkeypatch.setattr(pipeline, "departement", boom)
+    with pytest.raises(IngestError, match="simulated crash"):
+        ingest_source(cfg, options())
+    assert _snapshot(ingest_db) == before
+    with ingest_db.cursor() as cur:
+        cur.execute("select last_status, finalized_at from ingest_state where source_code = 'corepile'")
+        status, finalized = cur.fetchone()
+    assert status == "failed" and finalized == first.finalized_at  # still the last success's publication
+
+
+def test_same_source_cannot_run_twice_at_once(ingest_db, options, database_url):
+    from data_platform.db.connection import connect
+
+    with connect(database_url, autocommit=True) as other, other.cursor() as cur:
+        cur.execute("select pg_advisory_lock(hashtext('data_platform.ingest.' || 'aliapur'))")
+        with pytest.raises(IngestError, match="another ingestion of this source is running"):
+            ingest_source(_cfg("aliapur"), options())
+    assert ingest_source(_cfg("aliapur"), options()).status == "applied"
