@@ -6,6 +6,8 @@ absent, never by page number. Every request retries with exponential backoff and
 """
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 import random
@@ -70,6 +72,13 @@ def _retry_after(resp: requests.Response) -> float | None:
             return None
 
 
+def _parse_csv(resp: requests.Response) -> dict:
+    """A CSV page as {results: [...]} (BOM dropped, '' kept as ''), `next` from the Link header."""
+    text = resp.content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    return {"results": rows}
+
+
 def http_date(iso_timestamp: str) -> str | None:
     """ISO 8601 (as data-fair publishes dataUpdatedAt) -> an HTTP date for If-Modified-Since."""
     import datetime as dt
@@ -102,7 +111,8 @@ class DataFairClient:
         return f"{self.base_url}/datasets/{quote(dataset, safe='()')}"
 
     # -- one request, with retries ---------------------------------------------------------------
-    def _get(self, url: str, params: dict | None = None, headers: dict | None = None) -> tuple[requests.Response, object]:
+    def _get(self, url: str, params: dict | None = None, headers: dict | None = None,
+             as_csv: bool = False) -> tuple[requests.Response, object]:
         policy = self.policy
         last_error = ""
         for attempt in range(policy.attempts):
@@ -119,6 +129,8 @@ class DataFairClient:
                 elif resp.status_code >= 400:
                     raise DataFairError(f"GET {resp.url}: HTTP {resp.status_code}: {resp.text[:300]}")
                 else:
+                    if as_csv:
+                        return resp, _parse_csv(resp)
                     try:
                         return resp, resp.json()
                     except ValueError as exc:  # truncated or garbled body
@@ -145,9 +157,15 @@ class DataFairClient:
         return body
 
     def iter_pages(self, dataset: str, select: list[str] | None = None, filters: dict | None = None,
-                   size: int = 10000, if_modified_since: str | None = None) -> Iterator[LinesPage]:
-        """Pages of /lines, following `next` until absent. Raises NotModified on 304 (first page)."""
+                   size: int = 10000, if_modified_since: str | None = None, fmt: str = "json") -> Iterator[LinesPage]:
+        """Pages of /lines, following `next` until absent. Raises NotModified on 304 (first page).
+
+        fmt="csv" asks for `format=csv` (pages linked by the Link header; a UTF-8 BOM is dropped;
+        values are strings)."""
+        as_csv = fmt == "csv"
         params = {"size": str(size)}
+        if as_csv:
+            params["format"] = "csv"
         if select:
             params["select"] = ",".join(select)
         params.update(filters or {})
@@ -155,7 +173,8 @@ class DataFairClient:
         seen: set[str] = set()
 
         def fetch(url: str, first: bool) -> LinesPage:
-            resp, body = self._get(url, params=params if first else None, headers=headers if first else None)
+            resp, body = self._get(url, params=params if first else None, headers=headers if first else None,
+                                   as_csv=as_csv)
             if resp.status_code == 304:
                 raise NotModified(dataset)
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):

@@ -37,6 +37,7 @@ class SourceConfig:
     geopoint_fallback: bool = True
     max_deleted_share: float = 0.10
     page_size: int = 10000
+    format: str = "json"                  # /lines format: json, or csv (BOM tolerated)
     path: str = ""
 
     @property
@@ -98,6 +99,9 @@ def load_source(path: Path) -> SourceConfig:
         bad.add(default)
     if bad:
         raise ConfigError(f"{where}: unknown acteur_type code(s) {sorted(bad)}")
+    fmt = str(data.get("format", "json"))
+    if fmt not in ("json", "csv"):
+        raise ConfigError(f"{where}: format must be json or csv, got {fmt!r}")
     share = float(data.get("max_deleted_share", 0.10))
     if not 0 <= share <= 1:
         raise ConfigError(f"{where}: max_deleted_share must be in [0, 1], got {share}")
@@ -107,7 +111,7 @@ def load_source(path: Path) -> SourceConfig:
         filters={str(k): str(v) for k, v in (data.get("filters") or {}).items()},
         acteur_type_default=default, acteur_type_mapping=mapping,
         geopoint_fallback=bool(data.get("geopoint_fallback", True)), max_deleted_share=share,
-        page_size=int(data.get("page_size", 10000)), path=str(path))
+        page_size=int(data.get("page_size", 10000)), format=fmt, path=str(path))
 
 
 def load_sources(codes: list[str] | None = None, directory: Path = SOURCES_DIR) -> list[SourceConfig]:

@@ -226,7 +226,8 @@ def _stage(conn, cfg: SourceConfig, client: DataFairClient, select: list[str], o
     rows, rejected = _CsvSink(), _CsvSink()
     line = 0
     for page in client.iter_pages(cfg.dataset, select=select, filters=cfg.resolved_filters(opts.year),
-                                  size=opts.page_size or cfg.page_size, if_modified_since=if_modified_since):
+                                  size=opts.page_size or cfg.page_size, if_modified_since=if_modified_since,
+                                  fmt=cfg.format):
         for raw in page.results:
             line += 1
             row, rejection = clean_row(raw, cfg, stats)

@@ -17,10 +17,13 @@ Faults (`server.faults`, applied to /lines pages from `from_page` on, default 1 
   "rename": {old: new}  a column renamed in the schema and the rows (schema change)
   "drop_half": true the feed suddenly lost half of its rows
   "link_only": true `next` only in the Link header, not in the body
+  "bom": true       CSV pages (format=csv) start with a UTF-8 byte order mark
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import threading
 import time
@@ -217,6 +220,17 @@ class Handler(BaseHTTPRequestHandler):
             if not faults.get("link_only"):
                 body["next"] = next_url
         body["results"] = results
+        if query.get("format") == "csv":
+            # data-fair's CSV pages: a header line, pages linked by the Link header only
+            keys = select or [c["key"] for c in state.schema(dataset)]
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\r\n")
+            writer.writerow(keys)
+            for r in results:
+                writer.writerow(["" if r.get(k) is None else r.get(k) for k in keys])
+            text = ("\ufeff" if faults.get("bom") else "") + buf.getvalue()
+            headers["Last-Modified"] = formatdate(state.updated_at().timestamp(), usegmt=True)
+            return self._send(200, text.encode("utf-8"), headers, content_type="text/csv; charset=utf-8")
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         if page_no >= int(faults.get("from_page", 1)) and state.take_fault("truncate"):
             payload = payload[: max(1, len(payload) // 2)]

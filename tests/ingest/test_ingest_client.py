@@ -91,3 +91,15 @@ def test_if_modified_since_304(replay):
         list(client.iter_pages(DS, if_modified_since=http_date(meta["dataUpdatedAt"])))
     replay.set_version(1)
     assert sum(len(p.results) for p in client.iter_pages(DS, if_modified_since=http_date(meta["dataUpdatedAt"]))) > 0
+
+
+def test_csv_pages_with_bom(replay):
+    replay.set_faults(bom=True)
+    client = _client(replay)
+    select = ["id_point_apport_ou_reparation", "nom_de_lorganisme", "latitudewgs84"]
+    csv_pages = list(client.iter_pages(DS, select=select, size=20, fmt="csv"))
+    json_pages = list(client.iter_pages(DS, select=select, size=20))
+    assert [len(p.results) for p in csv_pages] == [20, 20, 5]
+    assert list(csv_pages[0].results[0]) == select  # the BOM did not stick to the first column
+    as_text = [{k: "" if v is None else str(v) for k, v in r.items()} for p in json_pages for r in p.results]
+    assert [r for p in csv_pages for r in p.results] == as_text

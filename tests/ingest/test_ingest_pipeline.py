@@ -7,6 +7,11 @@ from data_platform.ingest.config import load_sources
 from data_platform.ingest.pipeline import GuardError, IngestError, ingest, ingest_source
 
 
+ALL_FIELDS = """select identifiant_unique, identifiant_externe, source, acteur_type, nom, nom_commercial, siren, siret,
+                         adresse, adresse_complement, code_postal, ville, latitude, longitude, telephone, email, url,
+                         statut, modifie_le from acteur order by identifiant_unique"""
+
+
 def _cfg(code):
     return load_sources([code])[0]
 
@@ -204,3 +209,20 @@ def test_same_source_cannot_run_twice_at_once(ingest_db, options, database_url):
         with pytest.raises(IngestError, match="another ingestion of this source is running"):
             ingest_source(_cfg("aliapur"), options())
     assert ingest_source(_cfg("aliapur"), options()).status == "applied"
+
+
+def test_csv_feed_gives_the_same_actors(ingest_db, options, replay):
+    """format=csv (strings, a BOM) and JSON (numbers, nulls) clean to the same acteur rows."""
+    import dataclasses
+
+    cfg = _cfg("refashion")
+    ingest_source(cfg, options())
+    with ingest_db.cursor() as cur:
+        cur.execute(ALL_FIELDS)
+        from_json = cur.fetchall()
+    replay.set_faults(bom=True)
+    r = ingest_source(dataclasses.replace(cfg, format="csv"), options(force=True))
+    assert (r.status, r.inserted, r.updated, r.deleted) == ("applied", 0, 0, 0)
+    with ingest_db.cursor() as cur:
+        cur.execute(ALL_FIELDS)
+        assert cur.fetchall() == from_json
