@@ -8,6 +8,7 @@ import pytest
 from data_platform.suggestions import sample
 from data_platform.suggestions.fingerprint import members_key
 
+
 @pytest.fixture(scope="module", autouse=True)
 def _django():
     from django.test.utils import setup_test_environment
@@ -140,7 +141,7 @@ def test_reviewer_approves_one_and_trail_keeps_snapshot(data, users):
     nom_row = next(r for r in page.context["cluster"]["rows"] if r["field"] == "nom")
     assert nom_row["differs"] and nom_row["origine"]
     assert len(page.context["paires"]) == 3 and page.context["distances"]["rows"][0]["cells"][1].endswith(" m")
-    assert [c_["type"] for c_ in page.context["changes_list"]][0] == "acteur_create_as_parent"
+    assert page.context["changes_list"][0]["type"] == "acteur_create_as_parent"
 
     r = c.post(_decide_url(pk), {"decision": "approve", "commentaire": "évident"}, follow=True)
     assert r.status_code == 200 and "approuvée" in r.content.decode()
@@ -253,11 +254,12 @@ def test_remove_member_recomputes_then_rejects(data, users, db):
     r = c.post(f"{CHANGELIST}{pk}/retirer-membre/", {"membre": "sinoe_s1"}, follow=True)
     assert r.status_code == 200 and "retiré" in r.content.decode()
     s = Suggestion.objects.get(pk=pk)
-    assert s.statut == "to_review" and s.membres == ["cma_c1", "ecomaison_m1"] and s.taille == 2
-    assert s.empreinte_membres == members_key(["cma_c1", "ecomaison_m1"])
+    new_pid = sample.new_parent_id(["cma_c1", "ecomaison_m1"])
+    # membres: every actor of the changes, the parent to create included (the writer's convention)
+    assert s.statut == "to_review" and s.membres == sorted(["cma_c1", "ecomaison_m1", new_pid]) and s.taille == 3
+    assert s.empreinte_membres == members_key(s.membres)
     assert s.empreinte_donnees == data_fingerprints(db, {"k": s.membres})["k"]
     db.commit()
-    new_pid = sample.new_parent_id(["cma_c1", "ecomaison_m1"])
     assert [(ch["type"], ch["identifiant_unique"], ch.get("parent_id")) for ch in s.changes] == [
         ("acteur_create_as_parent", new_pid, None),
         ("acteur_update_parent_id", "cma_c1", new_pid),
@@ -278,7 +280,7 @@ def test_remove_member_recomputes_then_rejects(data, users, db):
     # one more: fewer than two remain → rejected
     c.post(f"{CHANGELIST}{pk}/retirer-membre/", {"membre": "cma_c1"})
     s.refresh_from_db()
-    assert s.statut == "rejected" and s.membres == ["ecomaison_m1"]
+    assert s.statut == "rejected" and [c["identifiant_unique"] for c in s.changes if "parent_id" in c] == ["ecomaison_m1"]
     assert SuggestionDecision.objects.filter(suggestion_id=pk).count() == 2
     # and then nothing more can be done
     r = c.post(f"{CHANGELIST}{pk}/retirer-membre/", {"membre": "ecomaison_m1"}, follow=True)
@@ -317,6 +319,41 @@ def test_remove_kept_parent_is_refused(db, users):
     assert Suggestion.objects.get(pk=pk).taille == 3
 
 
+def test_remove_a_parent_to_delete_keeps_its_children_with_it(db, users):
+    from data_platform.suggestions.apply import apply_approved
+    from data_platform.webapp.suggestions.models import Suggestion
+
+    members = [sample.acteur("ecosystem_q1", "Q"), sample.acteur("refashion_q2", "Q bis", source="refashion")]
+    kids = [sample.acteur("cma_qk1", "Q enfant", source="cma"), sample.acteur("sinoe_qk2", "Q autre", source="sinoe")]
+    sample.insert_acteurs(db, members + kids)
+    keep, other = sample.parent("parent_qkeep", "Q parent"), sample.parent("parent_qold", "Q vieux")
+    sample.insert_revisions(db, [keep, other, {"identifiant_unique": "cma_qk1", "parent_id": "parent_qkeep"},
+                                 {"identifiant_unique": "sinoe_qk2", "parent_id": "parent_qold"}])
+    cid = sample.create_cohorte(db, "run-q")
+    spec = sample.cluster_spec(members, existing_parent=keep, other_parents=[other],
+                               parent_children={"parent_qkeep": ["cma_qk1"], "parent_qold": ["sinoe_qk2"]})
+    [pk] = sample.add_suggestions(db, cid, [spec])
+    db.commit()
+    c = _client(users["reviewer"])
+    # a child that only follows its parent cannot be removed alone
+    r = c.post(f"{CHANGELIST}{pk}/retirer-membre/", {"membre": "sinoe_qk2"}, follow=True)
+    assert "suit" in r.content.decode()
+    c.post(f"{CHANGELIST}{pk}/retirer-membre/", {"membre": "parent_qold"})
+    s = Suggestion.objects.get(pk=pk)
+    assert s.statut == "to_review"
+    assert s.membres == sorted(["parent_qkeep", "cma_qk1", "ecosystem_q1", "refashion_q2"])
+    assert {c_["type"] for c_ in s.changes} == {"acteur_keep_as_parent", "acteur_verify_in_revision",
+                                                "acteur_update_parent_id"}
+    c.post(_decide_url(pk), {"decision": "approve"})
+    assert apply_approved(db)["applied"] == 1
+    with db.cursor() as cur:
+        cur.execute("select identifiant_unique, parent_id from revision_acteur order by 1")
+        rows = dict(cur.fetchall())
+    db.commit()
+    assert rows == {"parent_qkeep": None, "parent_qold": None, "cma_qk1": "parent_qkeep",
+                    "sinoe_qk2": "parent_qold", "ecosystem_q1": "parent_qkeep", "refashion_q2": "parent_qkeep"}
+
+
 def test_remove_refused_when_stale(data, users, db):
     from data_platform.webapp.suggestions.models import Suggestion
 
@@ -327,4 +364,4 @@ def test_remove_refused_when_stale(data, users, db):
     db.commit()
     r = _client(users["reviewer"]).post(f"{CHANGELIST}{pk}/retirer-membre/", {"membre": "sinoe_s1"}, follow=True)
     assert "ont changé" in r.content.decode()
-    assert Suggestion.objects.get(pk=pk).taille == 3
+    assert Suggestion.objects.get(pk=pk).taille == 4  # 3 actors + the parent to create: unchanged

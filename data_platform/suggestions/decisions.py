@@ -100,27 +100,21 @@ def _rebuild_parent_data(parent: dict, members: list[dict], removed: str, params
     return data, origine
 
 
-def _recomputed_score(old_score, old_pairs, new_pairs):
-    if not new_pairs:
-        return old_score
-    scores = [p.get("score") for p in new_pairs if p.get("score") is not None]
-    if not scores:
-        return old_score
-    old = [p.get("score") for p in old_pairs if p.get("score") is not None]
-    if old and old_score is not None and abs(sum(old) / len(old) - old_score) < 1e-6 \
-            and abs(min(old) - old_score) > 1e-6:
-        return sum(scores) / len(scores)  # the cohort's score is the mean of its pairs
-    return min(scores)  # otherwise the weakest link
-
-
 def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "") -> dict:
     """Remove one actor from a suggestion still to review; returns {"statut": ..., "message": ...}.
 
-    The member's own change goes, and so do its children's when it was a parent not chosen (they
-    stay with it); the parent's data fields that came from it are chosen again among the others;
-    a created parent's id follows the remaining members. Two or more left: still to review;
-    fewer: rejected. Refused (RemoveRefused, nothing changed) when the suggestion is no longer to
-    review, when the member is the existing parent kept, or when the actors changed meanwhile."""
+    `membres` follows the writer's convention (every actor of the changes, the parent to create
+    included). Removing an orphan drops its change; removing a parent that was to be deleted
+    drops its deletion and its children's repoints (they stay with it). The parent's data fields
+    that came from the removed actor are chosen again among the others (cohort's source
+    priority); a created parent's id follows the remaining actors. Then membres, taille, sources,
+    score (weakest remaining pair), empreinte_membres and empreinte_donnees are recomputed.
+    It stays `to_review` while it still merges something (a created parent with two actors or
+    more, a kept parent with at least one actor joining it); otherwise it becomes `rejected`.
+
+    Refused (RemoveRefused, nothing changed) when the suggestion is no longer to review, when the
+    actor is the kept parent, the parent to create, or a child that only follows its parent, or
+    when the actors changed since the suggestion was made (it is stale: reject it)."""
     from django.db import connection, transaction
 
     from data_platform.suggestions.sample import new_parent_id
@@ -134,39 +128,44 @@ def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "
         if s.statut != TO_REVIEW:
             raise RemoveRefused(f"la suggestion n'est plus à revoir (statut : {s.get_statut_display()})")
         membres = list(s.membres or [])
-        if member_id not in membres:
-            raise RemoveRefused(f"{member_id} n'est pas membre de cette suggestion")
         ctx = dict(s.contexte or {})
         parent = dict(ctx.get("parent") or {})
         parent_id = parent.get("identifiant_unique")
-        if parent.get("action") == "keep" and member_id == parent_id:
+        changes = [dict(c) for c in (s.changes or [])]
+        by_id = {c.get("identifiant_unique"): c for c in changes}
+        if member_id not in membres and member_id not in by_id:
+            raise RemoveRefused(f"{member_id} n'est pas membre de cette suggestion")
+        if member_id == parent_id:
             raise RemoveRefused("c'est le parent existant conservé : rejetez la suggestion, ou retirez les autres "
-                                "membres un par un")
-        fp_now = data_fingerprints(_raw(connection), {"s": membres})["s"]
-        if fp_now != s.empreinte_donnees:
+                                "acteurs un par un" if parent.get("action") == "keep"
+                                else "c'est le parent à créer, pas un acteur du cluster")
+        member_parents = [c["identifiant_unique"] for c in changes
+                          if c.get("type") in ("acteur_keep_as_parent", "acteur_delete_as_parent")]
+        if by_id.get(member_id, {}).get("type") in ("acteur_update_parent_id", "acteur_verify_in_revision") \
+                and RevisionActeur.objects.filter(identifiant_unique=member_id,
+                                                  parent_id__in=member_parents).exists():
+            raise RemoveRefused(f"{member_id} est l'enfant d'un parent du cluster et le suit : retirez son parent")
+        if data_fingerprints(_raw(connection), {"s": membres})["s"] != s.empreinte_donnees:
             raise RemoveRefused("les acteurs ont changé depuis la suggestion (périmée) : rejetez-la")
 
         before = {"membres": s.membres, "changes": s.changes, "score": s.score, "taille": s.taille,
                   "parent": parent, "paires": ctx.get("paires")}
-        ctx_members = [m for m in ctx.get("membres", []) if m.get("identifiant_unique") != member_id]
-        removed_ctx = next((m for m in ctx.get("membres", []) if m.get("identifiant_unique") == member_id), {})
-        remaining = [m for m in membres if m != member_id]
-        changes = list(s.changes or [])
-
         dropped = {member_id}
-        if removed_ctx.get("est_parent") or any(c.get("type") == "acteur_delete_as_parent"
-                                                and c.get("identifiant_unique") == member_id for c in changes):
-            non_members = [c["identifiant_unique"] for c in changes
-                           if c.get("type") == "acteur_update_parent_id" and c["identifiant_unique"] not in membres]
-            dropped |= set(RevisionActeur.objects.filter(parent_id=member_id, identifiant_unique__in=non_members)
-                           .values_list("identifiant_unique", flat=True))
+        if by_id.get(member_id, {}).get("type") == "acteur_delete_as_parent":
+            dropped |= set(RevisionActeur.objects.filter(parent_id=member_id).values_list("identifiant_unique",
+                                                                                           flat=True))
         changes = [c for c in changes if c.get("identifiant_unique") not in dropped]
-
-        pairs = [p for p in ctx.get("paires", []) if member_id not in (p.get("id_a"), p.get("id_b"))]
+        ctx_members = [m for m in ctx.get("membres", []) if m.get("identifiant_unique") not in dropped]
+        pairs = [p for p in ctx.get("paires", []) if not dropped & {p.get("id_a"), p.get("id_b")}]
         data, origine = _rebuild_parent_data(parent, ctx_members, member_id, s.cohorte.parametres or {})
+
+        joining = [c["identifiant_unique"] for c in changes
+                   if c.get("type") in ("acteur_update_parent_id", "acteur_delete_as_parent")]
+        still_merges = len(joining) >= 2 if parent.get("action") == "create" else len(joining) >= 1
         new_pid = parent_id
-        if parent.get("action") == "create" and len(remaining) >= 2:
-            new_pid = new_parent_id(remaining)
+        if parent.get("action") == "create" and still_merges:
+            new_pid = new_parent_id(c["identifiant_unique"] for c in changes
+                                    if c.get("type") == "acteur_update_parent_id")
         for c in changes:
             if c.get("type") in ("acteur_create_as_parent", "acteur_keep_as_parent"):
                 c["data"] = data
@@ -178,24 +177,25 @@ def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "
         parent.update(identifiant_unique=new_pid, data=data, origine=origine)
         ctx.update(membres=ctx_members, paires=pairs, parent=parent)
 
-        statut_apres = TO_REVIEW if len(remaining) >= 2 else "rejected"
-        s.membres = remaining
-        s.taille = len(remaining)
+        statut_apres = TO_REVIEW if still_merges else "rejected"
+        new_membres = sorted({c["identifiant_unique"] for c in changes})
+        s.membres = new_membres
+        s.taille = len(new_membres)
         s.changes = changes
         s.contexte = ctx
-        s.sources = sorted({m.get("source") for m in ctx_members if m.get("source")}
-                           | set(_sources_of_children(changes, remaining)))
-        s.score = _recomputed_score(s.score, before["paires"] or [], pairs)
-        s.empreinte_membres = members_key(remaining)
-        s.empreinte_donnees = data_fingerprints(_raw(connection), {"s": remaining})["s"]
+        s.sources = sorted({m.get("source") for m in ctx_members if m.get("source")})
+        scores = [p.get("score") for p in pairs if p.get("score") is not None]
+        s.score = min(scores) if scores else s.score
+        s.empreinte_membres = members_key(new_membres)
+        s.empreinte_donnees = data_fingerprints(_raw(connection), {"s": new_membres})["s"]
         s.statut = statut_apres
         s.save()
         SuggestionDecision.objects.create(
             suggestion=s, decision=REMOVE_MEMBER, user=user, username=user.get_username(), statut_avant=TO_REVIEW,
             statut_apres=statut_apres, commentaire=commentaire or f"membre retiré : {member_id}",
-            snapshot={**before, "membre_retire": member_id})
-    msg = (f"{member_id} retiré ; {len(remaining)} membres restent à revoir" if statut_apres == TO_REVIEW
-           else f"{member_id} retiré ; moins de deux membres restent : suggestion rejetée")
+            snapshot={**before, "membre_retire": member_id, "retires": sorted(dropped)})
+    msg = (f"{member_id} retiré ; la suggestion reste à revoir" if statut_apres == TO_REVIEW
+           else f"{member_id} retiré ; plus rien à fusionner : suggestion rejetée")
     return {"statut": statut_apres, "message": msg}
 
 
@@ -203,15 +203,3 @@ def _raw(connection):
     """The psycopg2 connection under Django's (same transaction)."""
     connection.ensure_connection()
     return connection.connection
-
-
-def _sources_of_children(changes, members):
-    """Sources of children that follow a member parent (not members themselves)."""
-    from data_platform.webapp.acteurs.models import Acteur
-
-    kids = [c["identifiant_unique"] for c in changes
-            if c.get("type") in ("acteur_update_parent_id", "acteur_verify_in_revision")
-            and c["identifiant_unique"] not in members]
-    if not kids:
-        return []
-    return list(Acteur.objects.filter(identifiant_unique__in=kids).values_list("source_id", flat=True).distinct())

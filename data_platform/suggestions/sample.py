@@ -9,7 +9,7 @@ import hashlib
 import itertools
 import json
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from psycopg2.extras import execute_values
 
@@ -145,9 +145,12 @@ def cluster_spec(members: Sequence[dict], score: float = 0.9, existing_parent: d
                        "fields": fields, "matched": sorted(f for f, v in fields.items() if v >= 0.9),
                        "distance_m": distance_m(a, b)})
     sources = sorted({m.get("source") for m in members if m.get("source")})
+    # the writer's convention: every actor of the changes, the parent to create included
+    membres = sorted({c["identifiant_unique"] for c in changes})
     return {
         "cluster_id": "c_" + members_key(member_ids)[:12],
-        "membres": member_ids, "taille": len(member_ids), "score": score, "sources": sources,
+        "membres": membres, "taille": len(membres), "score": min(p["score"] for p in paires) if paires else score,
+        "sources": sources,
         "departement": departement or (members[0].get("code_postal", "")[:2] if members else ""),
         "changes": changes,
         "contexte": {"membres": ctx_members, "paires": paires,

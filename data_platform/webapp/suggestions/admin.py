@@ -21,8 +21,12 @@ from django.views.decorators.http import require_POST
 from data_platform import settings as dp_settings
 from data_platform.suggestions import decisions
 from data_platform.webapp.suggestions import presentation
-from data_platform.webapp.suggestions.models import (Suggestion, SuggestionCohorte, SuggestionDecision,
-                                                     SuggestionStatut)
+from data_platform.webapp.suggestions.models import (
+    Suggestion,
+    SuggestionCohorte,
+    SuggestionDecision,
+    SuggestionStatut,
+)
 
 DECIDE_PERM = "suggestions.decide_suggestion"
 
@@ -146,8 +150,17 @@ class ScoreBandFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _nb_acteurs():
+    """Actors shown side by side (contexte.membres): `taille` also counts the parent to create."""
+    from django.db.models import Func, IntegerField
+    from django.db.models.fields.json import KeyTransform
+
+    return Func(KeyTransform("membres", "contexte"), function="jsonb_array_length", output_field=IntegerField())
+
+
 class TailleFilter(admin.SimpleListFilter):
-    title = "taille du cluster"
+    """Cluster size = number of actors in the cluster (not counting the parent to create)."""
+    title = "taille du cluster (acteurs)"
     parameter_name = "taille_band"
 
     def lookups(self, request, model_admin):
@@ -156,9 +169,9 @@ class TailleFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         v = self.value()
         if v in ("2", "3"):
-            return queryset.filter(taille=int(v))
+            return queryset.filter(_nb_acteurs=int(v))
         if v == "4+":
-            return queryset.filter(taille__gte=4)
+            return queryset.filter(_nb_acteurs__gte=4)
         return queryset
 
 
@@ -193,7 +206,7 @@ class DepartementFilter(admin.SimpleListFilter):
 
 @admin.register(Suggestion)
 class SuggestionAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "departement", "taille", "score_affiche", "sources_affichees", "statut", "noms",
+    list_display = ("id", "departement", "nb_acteurs", "score_affiche", "sources_affichees", "statut", "noms",
                     "cohorte")
     list_display_links = ("id", "noms")
     list_filter = ("statut", ("cohorte", admin.RelatedOnlyFieldListFilter), DepartementFilter, ScoreBandFilter,
@@ -202,7 +215,7 @@ class SuggestionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_help_text = "Nom ou identifiant d'un membre (ou identifiant de cluster)"
     list_select_related = ("cohorte",)
     list_per_page = 50
-    actions = ["approuver", "rejeter"]
+    actions = ("approuver", "rejeter")
     change_form_template = "admin/suggestions/suggestion/change_form.html"
     fields = ("cohorte", "cluster_id", "statut", "score", "departement", "taille", "sources", "membres", "erreur",
               "empreinte_membres", "empreinte_donnees", "cree_le", "modifie_le", "applique_le")
@@ -218,6 +231,13 @@ class SuggestionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return actions
 
     # -- list ----------------------------------------------------------------------------------
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_nb_acteurs=_nb_acteurs())
+
+    @admin.display(description="acteurs", ordering="_nb_acteurs")
+    def nb_acteurs(self, obj):
+        return obj._nb_acteurs
+
     def get_search_results(self, request, queryset, search_term):
         """Text search in the member ids (jsonb list) and in the context (names, ids), cluster id, pk."""
         term = search_term.strip()
