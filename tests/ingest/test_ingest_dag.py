@@ -54,4 +54,13 @@ def test_dag_run_emits_asset_events(airflow_ready, ingest_db, replay):
 
     for extra in extras:
         assert extra["departements"] == sorted({departement(cp) for cp in by_source[extra["source"]]} - {""})
-    assert "2A" in extras[0]["departements"] + extras[1]["departements"] or "2B" in extras[1]["departements"]
+    assert {"2A", "2B", "974"} & set(extras[0]["departements"] + extras[1]["departements"])
+
+    # a second run on unchanged data: every source skipped, no new event
+    again = dag.test(run_conf={"sources": ["aliapur", "sinoe"], "base_url": replay.base_url})
+    with create_session() as session:
+        events = session.scalars(select(AssetEvent).where(AssetEvent.source_dag_id == "ingest_sources",
+                                                          AssetEvent.source_run_id == again.run_id)).all()
+        states = {ti.map_index: str(ti.state) for ti in again.get_task_instances(session=session)
+                  if ti.task_id == "ingest_source"}
+    assert events == [] and set(states.values()) <= {"skipped", "TaskInstanceState.SKIPPED"} and len(states) == 2
