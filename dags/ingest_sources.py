@@ -59,7 +59,8 @@ def ingest_sources():
     @task(outlets=[ACTEURS_INGESTED], max_active_tis_per_dagrun=2)
     def ingest_source(source: str):
         from data_platform.ingest.config import load_sources
-        from data_platform.ingest.pipeline import IngestOptions, ingest_source as run_source
+        from data_platform.ingest.pipeline import IngestOptions
+        from data_platform.ingest.pipeline import ingest_source as run_source
 
         context = get_current_context()
         params = context["params"]
