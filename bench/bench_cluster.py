@@ -4,8 +4,9 @@
     .venv/bin/python bench/bench_cluster.py --actors 50000 --thresholds
     .venv/bin/python bench/bench_cluster.py --csv actors.csv --truth truth.csv
 
-Input: a population from `data-platform generate --out FILE` (raw acteur columns; the ground truth
-from a `--truth` CSV or an `entity_id` column), or, by default, a built-in synthetic population
+Input: by default the population of `data-platform generate` (drawn in memory, ACTIF imported
+records, `entity_id` as ground truth); or a CSV from `data-platform generate --out FILE` (ground
+truth from `--truth` or its `entity_id` column); or `--builtin`, a small built-in synthetic population
 with the traps of SPEC §7 (chains twice in a city, several businesses at one address, a déchèterie
 and a ressourcerie on one site sharing a phone). Normalization is the Python mirror of the dbt
 models (data_platform.cluster.normalize). Partitions are spread over --jobs processes in batches
@@ -142,12 +143,21 @@ def synth_population(n: int, seed: int = 42) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def generated_population(n: int, seed: int) -> pd.DataFrame:
+    """`data-platform generate`'s population (imported records; entity_id = ground truth)."""
+    from data_platform.generate.population import generate
+
+    return generate(n, seed).acteurs
+
+
 def _cluster_batch_frame(args):
     df, params = args
     stats: dict = {}
     t0 = time.perf_counter()
     m, p = P.cluster_frame(df, params, workers=1, stats=stats)
     stats["wall"] = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    stats["cpu"] = ru.ru_utime + ru.ru_stime
     stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return m, p, stats
 
@@ -167,6 +177,7 @@ def run_once(df: pd.DataFrame, params: dict, jobs: int) -> tuple[pd.DataFrame, d
     agg = {"wall_seconds": round(wall, 2)}
     for key in ("candidates", "scoring", "grouping"):
         agg[f"{key}_cpu_seconds"] = round(sum(r[2].get(key, 0.0) for r in results), 2)
+    agg["cpu_seconds_per_process"] = [round(r[2]["cpu"], 1) for r in results]
     agg["candidate_pairs"] = int(sum(r[2].get("pairs", 0) for r in results))
     agg["peak_rss_mb_per_process"] = round(max(r[2]["peak_rss_mb"] for r in results), 1)
     slow = {}
@@ -187,6 +198,7 @@ def main() -> int:
     ap.add_argument("--threshold", type=float)
     ap.add_argument("--thresholds", action="store_true", help="also print the quality table over thresholds")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--builtin", action="store_true", help="the built-in synthetic population, not the generator's")
     args = ap.parse_args()
     params = validate_params({"threshold": args.threshold} if args.threshold is not None else {})
     sizes = args.actors or [50_000, 500_000]
@@ -194,8 +206,12 @@ def main() -> int:
         t0 = time.perf_counter()
         if args.csv:
             raw = pd.read_csv(args.csv, dtype=str, keep_default_na=False)
-        else:
+        elif args.builtin:
             raw = synth_population(n, args.seed)
+        else:
+            raw = generated_population(n, args.seed)
+        if "statut" in raw.columns:
+            raw = raw[raw["statut"] == "ACTIF"]
         if args.truth:
             t = pd.read_csv(args.truth, dtype=str, keep_default_na=False)
             truth = pd.Series(t["entity_id"].to_numpy(), index=t["identifiant_unique"].to_numpy())

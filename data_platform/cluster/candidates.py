@@ -1,12 +1,14 @@
 """Candidate pairs inside one partition: TF-IDF character n-grams, sparse top-k cosine neighbours.
 
 No dense n×n matrix is ever built: rows are multiplied against the whole partition in chunks whose
-size keeps each chunk's similarity block under a fixed budget, and only the k best neighbours of
-each row (above a minimum cosine) are kept. Output pairs are int arrays with i < j, deduplicated and
+sparse similarity block stays under a fixed budget (n-grams shared by very many rows are dropped
+so that the product stays sparse), and only the k best neighbours of each row (above a minimum
+cosine) are kept. Output pairs are int arrays with i < j, deduplicated and
 sorted by (i, j), so the same input always gives the same pairs.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -17,13 +19,22 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 CHUNK_CELLS = 8_000_000
 
 
-def tfidf_matrix(texts: Sequence[str], ngram_range=(3, 3)) -> sp.csr_matrix | None:
-    """L2-normalised TF-IDF of character n-grams (word-bounded); None when no text has any n-gram."""
-    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, dtype=np.float32,
-                          sublinear_tf=True, lowercase=False, norm="l2")
+def tfidf_matrix(texts: Sequence[str], ngram_range=(3, 3), max_df_rows: int | None = None,
+                 analyzer: str = "char_wb") -> sp.csr_matrix | None:
+    """L2-normalised TF-IDF of character n-grams (word-bounded) or word n-grams; None when no text
+    has any n-gram.
+
+    n-grams present in more than `max_df_rows` rows are dropped (they carry almost no weight and make
+    the similarity product quadratic); None/0 keeps them all.
+    """
+    n = len(texts)
+    max_df = 1.0 if not max_df_rows or max_df_rows >= n else int(max_df_rows)
+    extra = {"token_pattern": r"(?u)\b\w+\b"} if analyzer == "word" else {}
+    vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, dtype=np.float32,
+                          sublinear_tf=True, lowercase=False, norm="l2", max_df=max_df, **extra)
     try:
         x = vec.fit_transform(texts)
-    except ValueError:  # empty vocabulary: every text empty
+    except ValueError:  # empty vocabulary: every text empty (or every n-gram too frequent)
         return None
     return x.tocsr()
 
@@ -32,37 +43,42 @@ def topk_pairs(x: sp.csr_matrix, k: int = 10, min_cosine: float = 0.3,
                chunk_cells: int = CHUNK_CELLS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each row its k most similar other rows with cosine ≥ min_cosine.
 
+    The similarity block of a chunk of rows stays sparse: entries below min_cosine are dropped, then
+    the k best per row are kept by one sort on (row, -cosine, column) - ties broken by column.
     Returns (i, j, cosine) with i < j, unique, sorted by (i, j).
     """
     n = x.shape[0]
     empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))
     if n < 2 or k <= 0:
         return empty
-    nonempty = np.diff(x.indptr) > 0
     xt = x.T.tocsr()
-    rows = max(1, chunk_cells // n)
-    kk = min(k, n - 1)
+    # rows per chunk: keep the expected block size (nnz) under the budget
+    col_df = np.diff(xt.indptr).astype(np.float64)
+    row_cost = np.asarray((x != 0).astype(np.float64) @ col_df).ravel()
+    avg = max(1.0, float(row_cost.mean()))
+    rows = int(max(1, min(n, chunk_cells // avg)))
     out_i, out_j, out_s = [], [], []
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        block = (x[start:stop] @ xt).toarray()
-        local = np.arange(stop - start)
-        block[local, start + local] = -1.0  # never one's own neighbour
-        if kk < n - 1:
-            idx = np.argpartition(-block, kk - 1, axis=1)[:, :kk]
-        else:
-            idx = np.broadcast_to(np.arange(n), (stop - start, n))
-        sims = np.take_along_axis(block, idx, axis=1)
-        keep = sims >= min_cosine
-        ii = np.broadcast_to((start + local)[:, None], idx.shape)[keep]
-        out_i.append(ii)
-        out_j.append(idx[keep])
-        out_s.append(sims[keep])
-    i = np.concatenate(out_i).astype(np.int64)
-    j = np.concatenate(out_j).astype(np.int64)
+        block = (x[start:stop] @ xt).tocoo()
+        r, c, v = block.row.astype(np.int64) + start, block.col.astype(np.int64), block.data
+        keep = (v >= min_cosine) & (r != c)
+        r, c, v = r[keep], c[keep], v[keep]
+        if not len(r):
+            continue
+        order = np.lexsort((c, -v, r))
+        r, c, v = r[order], c[order], v[order]
+        first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+        rank = np.arange(len(r)) - np.repeat(first, np.diff(np.r_[first, len(r)]))
+        top = rank < k
+        out_i.append(r[top])
+        out_j.append(c[top])
+        out_s.append(v[top])
+    if not out_i:
+        return empty
+    i = np.concatenate(out_i)
+    j = np.concatenate(out_j)
     s = np.concatenate(out_s).astype(np.float32)
-    valid = nonempty[i] & nonempty[j] & (i != j)
-    i, j, s = i[valid], j[valid], s[valid]
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     key = lo * n + hi
     key, first = np.unique(key, return_index=True)  # sorted by (lo, hi)
@@ -83,14 +99,29 @@ def merge_pairs(n: int, *pair_sets) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return key // n, key % n, cos
 
 
-def candidate_pairs(texts_list: Sequence[Sequence[str]], k: int = 10, min_cosine: float = 0.3,
-                    ngram_range=(3, 3)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate pairs of one partition from one or more blocking texts (one list per blocking key,
-    all aligned on the same rows); union of each key's top-k neighbours."""
+@dataclass(frozen=True)
+class BlockingKey:
+    """One TF-IDF neighbour search: which text (a function of the partition's arrays), how it is
+    tokenised, and when it applies (`max_rows`: only partitions up to that size; None = always)."""
+    name: str
+    analyzer: str = "char_wb"
+    ngram_range: tuple = (3, 3)
+    max_df_rows: int | None = None
+    k: int = 10
+    max_rows: int | None = None
+
+
+def candidate_pairs(texts_list: Sequence[Sequence[str]], keys: Sequence[BlockingKey] | None = None,
+                    min_cosine: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs of one partition from one or more blocking texts (aligned on the same rows):
+    the union of each key's top-k neighbours, (i, j, best cosine) sorted by (i, j)."""
+    n = len(texts_list[0]) if len(texts_list) else 0
+    keys = list(keys) if keys is not None else [BlockingKey("text")] * len(texts_list)
     sets = []
-    n = len(texts_list[0]) if texts_list else 0
-    for texts in texts_list:
-        x = tfidf_matrix(texts, ngram_range)
+    for texts, key in zip(texts_list, keys):
+        if key.max_rows is not None and n > key.max_rows:
+            continue
+        x = tfidf_matrix(texts, key.ngram_range, key.max_df_rows, key.analyzer)
         if x is not None:
-            sets.append(topk_pairs(x, k=k, min_cosine=min_cosine))
+            sets.append(topk_pairs(x, k=key.k, min_cosine=min_cosine))
     return merge_pairs(n, *sets)

@@ -31,7 +31,7 @@ ADRESSE_FLOOR = 0.45
 VILLE_FLOOR = 0.5
 # distance: 1 up to NEAR_M metres, linearly down to 0 at FAR_M
 NEAR_M = 100.0
-FAR_M = 1500.0
+FAR_M = 1000.0
 SIREN_ONLY_SCORE = 0.5   # same company, another establishment
 CP_SAME_DEPT_SCORE = 0.3
 MATCHED_AT = 0.8         # a field counts as "matched" in the details from this similarity
@@ -53,6 +53,7 @@ class Arrays:
     siren: np.ndarray
     telephone: np.ndarray
     cp_prefix: np.ndarray
+    house_number: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
     frame: pd.DataFrame
@@ -89,7 +90,9 @@ class Arrays:
         return cls(ids=text("identifiant_unique"), source=text("source"), est_parent=est_parent,
                    nom=text("nom_norm"), nom_commercial=text("nom_commercial_norm"), adresse=text("adresse_norm"),
                    ville=text("ville_norm"), code_postal=code_postal,
-                   cp_prefix=pd.Series(code_postal).str[:2].to_numpy(dtype=object), siret=siret, siren=siren,
+                   cp_prefix=pd.Series(code_postal).str[:2].to_numpy(dtype=object),
+                   house_number=pd.Series(text("adresse_norm")).str.extract(r"^\s*(\d+)", expand=False)
+                   .fillna("").to_numpy(dtype=object), siret=siret, siren=siren,
                    telephone=text("telephone_norm"), lat=lat, lon=lon, frame=df)
 
 
@@ -122,6 +125,9 @@ def text_similarity(a: np.ndarray, b: np.ndarray, workers: int = 1) -> np.ndarra
     """Mean of token_set_ratio and token_sort_ratio in [0, 1]; NaN where either side is empty."""
     out = np.full(len(a), np.nan, dtype=np.float32)
     both = (a != "") & (b != "")
+    same = both & (a == b)
+    out[same] = 1.0  # identical strings (frequent between sources) need no fuzzy matching
+    both &= ~same
     if both.any():
         qa, qb = a[both].tolist(), b[both].tolist()
         s1 = process.cpdist(qa, qb, scorer=fuzz.token_set_ratio, workers=workers, dtype=np.float32)
@@ -161,7 +167,11 @@ def score_pairs(arr: Arrays, i: np.ndarray, j: np.ndarray, params: dict, workers
                    text_similarity(ca, nb, workers)]
     nom = _fmax(*combos)
     fields[:, 0] = _rescale(nom, NOM_FLOOR)
-    fields[:, 1] = _rescale(text_similarity(arr.adresse[i], arr.adresse[j], workers), ADRESSE_FLOOR)
+    adresse = _rescale(text_similarity(arr.adresse[i], arr.adresse[j], workers), ADRESSE_FLOOR)
+    # "36 rue gabriel peri" vs "1 rue gabriel peri": one street, two places
+    hna, hnb = arr.house_number[i], arr.house_number[j]
+    adresse[(hna != "") & (hnb != "") & (hna != hnb)] = 0.0
+    fields[:, 1] = adresse
     fields[:, 2] = _rescale(text_similarity(arr.ville[i], arr.ville[j], workers), VILLE_FLOOR)
 
     cpa, cpb = arr.code_postal[i], arr.code_postal[j]

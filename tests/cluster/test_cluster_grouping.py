@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_platform.cluster.candidates import candidate_pairs, merge_pairs
+from data_platform.cluster.candidates import BlockingKey, candidate_pairs, merge_pairs
 from data_platform.cluster.grouping import cluster_ids, group
 from data_platform.cluster.partition import cluster_frame
 
@@ -13,8 +13,11 @@ def test_candidates_find_true_pairs_sorted_unique():
     texts = ["ressourcerie la fabrique 12 rue victor hugo", "garage martin 3 avenue foch",
              "ressourcerie fabrique 12 rue victor hugo", "pharmacie du centre 1 place carnot",
              "garage martin 3 av foch", "boulangerie petit 8 rue pasteur", "", "pharmacie centre 1 place carnot"]
-    i, j, cos = candidate_pairs([texts], k=2, min_cosine=0.3)
+    i, j, cos = candidate_pairs([texts], [BlockingKey("chars", k=2)], min_cosine=0.3)
     pairs = set(zip(i.tolist(), j.tolist()))
+    wi, wj, _ = candidate_pairs([texts], [BlockingKey("words", analyzer="word", ngram_range=(1, 3), k=2)])
+    assert {(1, 4), (3, 7)} <= set(zip(wi.tolist(), wj.tolist()))
+    assert not len(candidate_pairs([texts], [BlockingKey("skipped", max_rows=3)])[0])
     assert {(0, 2), (1, 4), (3, 7)} <= pairs
     assert (i < j).all()
     keys = i * len(texts) + j
