@@ -50,8 +50,8 @@ def prepare(df: pd.DataFrame) -> Arrays:
 # typos in every word) are added where the partition is small enough for them to be cheap.
 BLOCKING_KEYS = [
     BlockingKey("nom_adresse_words", analyzer="word", ngram_range=(1, 3), max_df_rows=1000, k=TOP_K),
-    BlockingKey("nom_cp_words", analyzer="word", ngram_range=(1, 3), max_df_rows=500, k=TOP_K),
-    BlockingKey("nom_adresse_chars", analyzer="char_wb", ngram_range=(3, 3), k=TOP_K, max_rows=6000),
+    BlockingKey("nom_cp_words", analyzer="word", ngram_range=(1, 3), max_df_rows=500, k=5),
+    BlockingKey("nom_adresse_chars", analyzer="char_wb", ngram_range=(3, 3), k=TOP_K, max_rows=3000),
 ]
 
 

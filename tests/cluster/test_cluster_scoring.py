@@ -122,3 +122,11 @@ def test_weights_renormalized_over_informative_fields(make_selection):
     s = _score(make_selection, {"nom_norm": "garage martin"}, {"nom_norm": "garage martin"},
                fuzzy_fields={"nom": 1.0, "adresse": 5.0})
     assert s.score[0] == 1.0
+
+
+def test_same_street_other_house_number_is_not_the_same_address(make_selection):
+    a = {"nom_norm": "decheterie lyon", "adresse_norm": "36 rue gabriel peri", "ville_norm": "lyon"}
+    s = _score(make_selection, a, {**a, "adresse_norm": "1 rue gabriel peri"})
+    assert s.fields[0][F["adresse"]] == 0.0
+    s = _score(make_selection, a, {**a, "adresse_norm": "rue gabriel peri"})  # number missing: fuzzy only
+    assert s.fields[0][F["adresse"]] > 0.5
