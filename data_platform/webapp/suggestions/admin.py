@@ -250,7 +250,7 @@ class SuggestionAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="score", ordering="score")
     def score_affiche(self, obj):
-        return "—" if obj.score is None else f"{obj.score:.3f}"
+        return "—" if obj.score is None else f"{obj.score:.3f}".replace(".", ",")  # French decimals, as on the page
 
     @admin.display(description="sources")
     def sources_affichees(self, obj):
