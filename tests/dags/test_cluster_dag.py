@@ -1,0 +1,145 @@
+"""The cluster_acteurs DAG end to end with dag.test(): a crafted dataset that produces every change
+type, the exact suggestions written, no duplicates on a second run, invalid parameters refused."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+
+import pytest
+
+ACTEURS = [
+    # (identifiant_unique, source, nom, adresse, code_postal, ville, siret, telephone, lat, lon)
+    # A: two orphans, one place -> a parent is created
+    ("refashion_A1", "refashion", "Emmaüs Connect", "12 avenue Jean Jaurès", "01000", "Bourg-en-Bresse",
+     "", "0474000001", 46.2052, 5.2255),
+    ("ecosystem_A2", "ecosystem", "EMMAUS CONNECT SARL", "12 av Jean Jaures", "1000", "BOURG EN BRESSE",
+     "", "04 74 00 00 01", 46.2053, 5.2256),
+    # B: a child of an existing parent + an orphan -> parent kept, child verified, orphan repointed
+    ("refashion_B1", "refashion", "La Recyclerie du Lac", "5 rue du Lac", "74000", "Annecy",
+     "", "0450000002", 45.8992, 6.1294),
+    ("ecomaison_B2", "ecomaison", "RECYCLERIE DU LAC", "5 r du Lac", "74000", "ANNECY",
+     "", "", 45.8993, 6.1295),
+    # C: children of two parents of one place -> the parent with most children kept, the other deleted
+    ("refashion_C1a", "refashion", "Déchèterie de Gap", "Route de Marseille", "05000", "Gap",
+     "", "0492000003", 44.5594, 6.0786),
+    ("ecosystem_C1b", "ecosystem", "DECHETERIE DE GAP", "route de Marseille", "05000", "GAP",
+     "", "", 44.5595, 6.0787),
+    ("ecomaison_C2a", "ecomaison", "Dechetterie Gap", "Rte de Marseille", "05000", "Gap",
+     "", "", 44.5594, 6.0788),
+    # a stranger, alone
+    ("corepile_N1", "corepile", "Boulangerie Martin", "3 rue de la Paix", "75002", "Paris",
+     "", "", 48.8686, 2.3314),
+]
+PARENTS = [
+    ("parent_B", "Recyclerie du Lac", "5 rue du Lac", "74000", "Annecy", 45.8992, 6.1294),
+    ("parent_C1", "Déchèterie de Gap", "Route de Marseille", "05000", "Gap", 44.5594, 6.0786),
+    ("parent_C2", "Déchèterie de Gap", "Route de Marseille", "05000", "Gap", 44.5594, 6.0786),
+]
+CHILDREN = {"refashion_B1": "parent_B", "refashion_C1a": "parent_C1", "ecosystem_C1b": "parent_C1",
+            "ecomaison_C2a": "parent_C2"}
+
+
+def _load(db):
+    with db.cursor() as cur:
+        for ident, source, nom, adresse, cp, ville, siret, tel, lat, lon in ACTEURS:
+            cur.execute(
+                "insert into acteur (identifiant_unique, identifiant_externe, source, acteur_type, nom, adresse,"
+                " code_postal, ville, siret, telephone, latitude, longitude)"
+                " values (%s, %s, %s, 'commerce', %s, %s, %s, %s, %s, %s, %s, %s)",
+                (ident, ident.split("_", 1)[1], source, nom, adresse, cp, ville, siret, tel, lat, lon))
+        for ident, nom, adresse, cp, ville, lat, lon in PARENTS:
+            cur.execute(
+                "insert into revision_acteur (identifiant_unique, acteur_type, nom, adresse, code_postal, ville,"
+                " latitude, longitude, statut) values (%s, 'commerce', %s, %s, %s, %s, %s, %s, 'ACTIF')",
+                (ident, nom, adresse, cp, ville, lat, lon))
+        for child, parent in CHILDREN.items():
+            cur.execute("insert into revision_acteur (identifiant_unique, parent_id) values (%s, %s)",
+                        (child, parent))
+    db.commit()
+
+
+def _dag():
+    from data_platform import settings
+
+    spec = importlib.util.spec_from_file_location("cluster_acteurs_dag", settings.DAGS_DIR / "cluster_acteurs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cluster_acteurs()
+
+
+def _suggestions(db):
+    with db.cursor() as cur:
+        cur.execute("select s.changes, s.taille, s.statut, s.departement from suggestion s "
+                    "order by s.departement, s.id")
+        return cur.fetchall()
+
+
+def test_dag_parses(dagbag):
+    assert not {k: v for k, v in dagbag.import_errors.items() if "cluster_acteurs" in k}
+    dag = dagbag.get_dag("cluster_acteurs")
+    assert dag.max_active_runs == 1
+    assert "threshold" in dag.params and "dry_run" in dag.params
+
+
+def test_every_change_type_end_to_end(db, airflow_env):
+    from airflow.utils.state import DagRunState
+
+    _load(db)
+    dr = _dag().test()
+    assert dr.state == DagRunState.SUCCESS
+
+    suggestions = _suggestions(db)
+    by_dep = {dep: [(c["type"], c["identifiant_unique"], c.get("parent_id")) for c in changes]
+              for changes, _, _, dep in suggestions}
+    created = "parent_" + hashlib.md5("ecosystem_A2|refashion_A1".encode()).hexdigest()[:24]
+    assert by_dep == {
+        "01": [("acteur_create_as_parent", created, None),
+               ("acteur_update_parent_id", "ecosystem_A2", created),
+               ("acteur_update_parent_id", "refashion_A1", created)],
+        "05": [("acteur_keep_as_parent", "parent_C1", None),
+               ("acteur_update_parent_id", "ecomaison_C2a", "parent_C1"),
+               ("acteur_verify_in_revision", "ecosystem_C1b", "parent_C1"),
+               ("acteur_verify_in_revision", "refashion_C1a", "parent_C1"),
+               ("acteur_delete_as_parent", "parent_C2", None)],
+        "74": [("acteur_keep_as_parent", "parent_B", None),
+               ("acteur_update_parent_id", "ecomaison_B2", "parent_B"),
+               ("acteur_verify_in_revision", "refashion_B1", "parent_B")],
+    }
+    assert all(statut == "to_review" for _, _, statut, _ in suggestions)
+    # the parent to create gets its data from the members, never identity fields
+    create = next(c for changes, *_ in suggestions for c in changes if c["type"] == "acteur_create_as_parent")
+    assert create["data"]["nom"] and "source" not in create["data"] and "statut" not in create["data"]
+    with db.cursor() as cur:
+        cur.execute("select compteurs, rapport_path from suggestion_cohorte")
+        [(counts, report)] = cur.fetchall()
+        cur.execute("select status, report_path, stage_seconds ? 'select_normalize' from cluster_run")
+        [(status, run_report, timed)] = cur.fetchall()
+    assert counts["changes"] == {"acteur_create_as_parent": 1, "acteur_keep_as_parent": 2,
+                                 "acteur_update_parent_id": 4, "acteur_verify_in_revision": 3,
+                                 "acteur_delete_as_parent": 1}
+    assert status == "done" and timed and report == run_report and report.endswith(".html")
+
+    # same input, second run: nothing new to review (no duplicate pending suggestion)
+    dr = _dag().test()
+    assert dr.state == DagRunState.SUCCESS
+    assert len(_suggestions(db)) == 3
+    with db.cursor() as cur:
+        cur.execute("select compteurs from suggestion_cohorte order by id desc limit 1")
+        assert cur.fetchone()[0]["skipped"]["pending"] == 3
+    db.commit()
+
+
+@pytest.mark.parametrize("conf, name", [({"departements": ["20"]}, "departements"),
+                                        ({"nom_regex": "(unclosed"}, "nom_regex")])
+def test_invalid_parameter_fails_the_first_task(db, airflow_env, conf, name):
+    from airflow.utils.state import DagRunState
+
+    dr = _dag().test(run_conf=conf)
+    assert dr.state == DagRunState.FAILED
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert states["validate_params"] == "failed"
+    assert states["select_and_normalize"] in ("upstream_failed", None)
+    with db.cursor() as cur:
+        cur.execute("select count(*) from suggestion_cohorte")
+        assert cur.fetchone()[0] == 0
+    db.commit()
