@@ -15,6 +15,7 @@ balanced like the DAG's (`partition.balance`).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
 import sys
@@ -168,7 +169,9 @@ def run_once(df: pd.DataFrame, params: dict, jobs: int) -> tuple[pd.DataFrame, d
     parts = [(df[df["departement"].isin(b)], params) for b in batches]
     t0 = time.perf_counter()
     if jobs > 1:
-        with ProcessPoolExecutor(jobs) as ex:
+        # spawn: each worker holds only its batch, like one mapped Airflow task (fork would share,
+        # and count, the parent's whole population)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
             results = list(ex.map(_cluster_batch_frame, parts))
     else:
         results = [_cluster_batch_frame(x) for x in parts]

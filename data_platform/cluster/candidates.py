@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-# cells of the similarity block computed at once (float32: 4 bytes each → ~32 MB)
-CHUNK_CELLS = 8_000_000
+# upper bound of the entries of one chunk's sparse similarity block (~24 bytes each while sorted)
+CHUNK_CELLS = 4_000_000
 
 
 def tfidf_matrix(texts: Sequence[str], ngram_range=(3, 3), max_df_rows: int | None = None,

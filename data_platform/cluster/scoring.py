@@ -7,6 +7,10 @@ Rules (SPEC §3.1 step 3, §5, §7):
   run's `fuzzy_fields`, re-normalised per pair);
 - a shared phone, address, SIRET establishment or site raises the score but cannot decide alone:
   the score is capped by the name similarity (`NAME_MARGIN` above it; `NO_NAME_CAP` without names);
+- a name alone cannot decide either (chains, generic names in a dense city): without an address,
+  coordinates, SIRET or phone on both sides the score is capped (`NAME_ONLY_CAP`), and two located
+  actors FAR_M or more apart are capped too (`FAR_CAP`);
+- one street, another house number: the address similarity is 0;
 - `exact_match_fields`: non-empty and equal, else the pair does not match (score 0);
 - `max_distance_m` (> 0): both located and farther apart → score 0.
 """
@@ -25,6 +29,8 @@ TEXT_COLUMNS = ["identifiant_unique", "source", "nom_norm", "nom_commercial_norm
 # name similarity: a weak name caps the score (a shared phone or address cannot decide alone)
 NAME_MARGIN = 0.25
 NO_NAME_CAP = 0.5
+NAME_ONLY_CAP = 0.7      # nothing but name, city, postal code to compare
+FAR_CAP = 0.7            # both located, FAR_M or more apart
 # string similarities of unrelated values hover around 0.3-0.5: rescale so that they count as 0
 NOM_FLOOR = 0.35
 ADRESSE_FLOOR = 0.45
@@ -211,6 +217,13 @@ def combine(fields: np.ndarray, params: dict) -> np.ndarray:
     score = np.divide(total, wsum, out=np.zeros(len(fields)), where=wsum > 0)
     nom = fields[:, 0]
     cap = np.where(np.isnan(nom), NO_NAME_CAP, np.minimum(1.0, nom + NAME_MARGIN))
+    # a name (+ city) alone is weak evidence in a dense partition (chains, generic names, PAV):
+    # without any address, coordinates, SIRET or phone to compare, the score is capped
+    located = ~np.isnan(fields[:, [1, 4, 5, 6]]).all(axis=1)
+    cap = np.where(located, cap, np.minimum(cap, NAME_ONLY_CAP))
+    # both located and far apart: another place unless everything else says otherwise
+    far = fields[:, 6] == 0.0
+    cap = np.where(far, np.minimum(cap, FAR_CAP), cap)
     return np.clip(np.minimum(score, cap), 0.0, 1.0)
 
 

@@ -102,9 +102,9 @@ def _population(make_selection):
     rows.append({"identifiant_unique": "cma_lonely", "source": "cma", "nom_norm": "horlogerie bernard",
                  "adresse_norm": "2 quai perrache", "ville_norm": "lyon", "code_postal_norm": "69002", "departement": "69"})
     rows.append({"identifiant_unique": "refashion_x", "source": "refashion", "nom_norm": "friperie",
-                 "ville_norm": "paris", "departement": ""})
+                 "adresse_norm": "5 rue des lilas", "ville_norm": "paris", "departement": ""})
     rows.append({"identifiant_unique": "ecosystem_x", "source": "ecosystem", "nom_norm": "friperie",
-                 "ville_norm": "paris", "departement": ""})
+                 "adresse_norm": "5 rue des lilas", "ville_norm": "paris", "departement": ""})
     return make_selection(rows)
 
 

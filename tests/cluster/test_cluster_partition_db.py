@@ -37,9 +37,10 @@ def _rows(make_selection):
                              "nom": nom.upper(), "adresse_norm": adr, "ville_norm": city, "code_postal_norm": cp,
                              "latitude": "45.1", "longitude": "4.2", "departement": dept})
     rows.append({"identifiant_unique": "refashion_none", "source": "refashion", "nom_norm": "friperie solidaire",
-                 "ville_norm": "paris", "departement": "inconnu"})
+                 "adresse_norm": "5 rue des lilas", "ville_norm": "paris", "departement": "inconnu"})
     rows.append({"identifiant_unique": "parent_1", "source": "", "est_parent": "t", "nombre_enfants": "2",
-                 "nom_norm": "friperie solidaire", "ville_norm": "paris", "departement": "inconnu"})
+                 "nom_norm": "friperie solidaire", "adresse_norm": "5 rue des lilas",
+                 "ville_norm": "paris", "departement": "inconnu"})
     return make_selection(rows)
 
 

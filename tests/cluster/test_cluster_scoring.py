@@ -57,6 +57,15 @@ def test_name_spelling_variants_match(make_selection):
     assert s.score[0] >= PARAMS["threshold"]
 
 
+def test_name_alone_or_far_apart_does_not_decide(make_selection):
+    s = _score(make_selection, {"nom_norm": "borne refashion", "ville_norm": "paris 13", "code_postal_norm": "75013"},
+               {"nom_norm": "borne refashion", "ville_norm": "paris 13", "code_postal_norm": "75013"})
+    assert s.fields[0][F["nom"]] == 1.0 and s.score[0] < PARAMS["threshold"]
+    s = _score(make_selection, {"nom_norm": "boulanger", "adresse_norm": "rue de paris", "latitude": "48.89", "longitude": "2.29"},
+               {"nom_norm": "boulanger", "adresse_norm": "rue de paris", "latitude": "48.85", "longitude": "2.29"})
+    assert s.distance_m[0] > 4000 and s.score[0] < PARAMS["threshold"]
+
+
 def test_nom_commercial_compared_with_nom(make_selection):
     s = _score(make_selection, {"nom_norm": "sarl dupont freres", "nom_commercial_norm": "bricomarche"},
                {"nom_norm": "bricomarche"})
@@ -98,29 +107,30 @@ def test_haversine_and_distance_field(make_selection):
 
 
 def test_exact_match_fields(make_selection):
-    a = {"nom_norm": "garage martin", "code_postal_norm": "69003"}
-    assert _score(make_selection, a, {"nom_norm": "garage martin", "code_postal_norm": "69003"},
+    a = {"nom_norm": "garage martin", "adresse_norm": "3 avenue foch", "code_postal_norm": "69003"}
+    assert _score(make_selection, a, {**a},
                   exact_match_fields=["code_postal_norm"]).score[0] == 1.0
-    assert _score(make_selection, a, {"nom_norm": "garage martin", "code_postal_norm": "69004"},
+    assert _score(make_selection, a, {**a, "code_postal_norm": "69004"},
                   exact_match_fields=["code_postal_norm"]).score[0] == 0.0
     # both empty is not equal
-    assert _score(make_selection, {"nom_norm": "garage martin"}, {"nom_norm": "garage martin"},
-                  exact_match_fields=["code_postal_norm"]).score[0] == 0.0
+    b = {"nom_norm": "garage martin", "adresse_norm": "3 avenue foch"}
+    assert _score(make_selection, b, b).score[0] == 1.0
+    assert _score(make_selection, b, b, exact_match_fields=["code_postal_norm"]).score[0] == 0.0
 
 
 def test_max_distance(make_selection):
-    a = {"nom_norm": "garage martin", "latitude": "48.8566", "longitude": "2.3522"}
-    b = {"nom_norm": "garage martin", "latitude": "48.8666", "longitude": "2.3522"}  # ~1.1 km
+    a = {"nom_norm": "garage martin", "adresse_norm": "3 avenue foch", "latitude": "48.8566", "longitude": "2.3522"}
+    b = {**a, "latitude": "48.8620"}  # ~600 m
     assert _score(make_selection, a, b).score[0] > 0.75
     assert _score(make_selection, a, b, max_distance_m=500).score[0] == 0.0
     assert _score(make_selection, a, b, max_distance_m=5000).score[0] > 0.75
     # unknown coordinates: the rule does not apply
-    assert _score(make_selection, a, {"nom_norm": "garage martin"}, max_distance_m=500).score[0] > 0.75
+    assert _score(make_selection, a, {**a, "latitude": "", "longitude": ""}, max_distance_m=500).score[0] > 0.75
 
 
 def test_weights_renormalized_over_informative_fields(make_selection):
-    s = _score(make_selection, {"nom_norm": "garage martin"}, {"nom_norm": "garage martin"},
-               fuzzy_fields={"nom": 1.0, "adresse": 5.0})
+    a = {"nom_norm": "garage martin", "telephone_norm": "0102030405"}
+    s = _score(make_selection, a, a, fuzzy_fields={"nom": 1.0, "adresse": 5.0, "telephone": 1.0})
     assert s.score[0] == 1.0
 
 
