@@ -5,60 +5,67 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
-from test_dbt_helpers import (connect, dbt, insert_acteurs, insert_membership, insert_revisions, insert_run,
-                              reset, rows)
+from test_dbt_helpers import (
+    connect,
+    dbt,
+    insert_acteurs,
+    insert_membership,
+    insert_revisions,
+    insert_run,
+    reset,
+    rows,
+)
 
 IDENTITY_FIELDS = {"identifiant_unique", "identifiant_externe", "source", "statut", "parent_id", "parent",
                    "cree_le", "modifie_le"}
 
 ACTEURS = [
     # c_create: orphans only
-    dict(identifiant_unique="refashion_a", source="refashion", nom="Boutique A", telephone="0102030405",
-         latitude=48.1, longitude=2.1, siret="123 456 789 00012"),
-    dict(identifiant_unique="sinoe_a", source="sinoe", acteur_type="decheterie", nom="Déchèterie A",
-         adresse="1 rue A", latitude=48.9, longitude=None),
-    dict(identifiant_unique="ecosystem_a", source="ecosystem", nom="Eco A", adresse="2 rue B", email="a@b.fr",
-         latitude=48.2, longitude=2.2, code_postal="1000"),
-    dict(identifiant_unique="cma_a", source="cma", nom="CMA A", url="http://cma", nom_commercial="Enseigne CMA"),
-    dict(identifiant_unique="cyclamed_a", source="cyclamed", nom="Cyclamed A", url="http://cyclamed"),
-    dict(identifiant_unique="communaute_a", source="communaute", nom="Communauté A", url="http://communaute"),
+    {"identifiant_unique": "refashion_a", "source": "refashion", "nom": "Boutique A", "telephone": "0102030405",
+         "latitude": 48.1, "longitude": 2.1, "siret": "123 456 789 00012"},
+    {"identifiant_unique": "sinoe_a", "source": "sinoe", "acteur_type": "decheterie", "nom": "Déchèterie A",
+         "adresse": "1 rue A", "latitude": 48.9, "longitude": None},
+    {"identifiant_unique": "ecosystem_a", "source": "ecosystem", "nom": "Eco A", "adresse": "2 rue B", "email": "a@b.fr",
+         "latitude": 48.2, "longitude": 2.2, "code_postal": "1000"},
+    {"identifiant_unique": "cma_a", "source": "cma", "nom": "CMA A", "url": "http://cma", "nom_commercial": "Enseigne CMA"},
+    {"identifiant_unique": "cyclamed_a", "source": "cyclamed", "nom": "Cyclamed A", "url": "http://cyclamed"},
+    {"identifiant_unique": "communaute_a", "source": "communaute", "nom": "Communauté A", "url": "http://communaute"},
     # c_keep_one
-    dict(identifiant_unique="refashion_k1", source="refashion", nom="Enfant K1", ville="Lyon 1er"),
-    dict(identifiant_unique="sinoe_k2", source="sinoe", nom="Sinoe K2", adresse="9 rue K", ville="Villeurbanne"),
+    {"identifiant_unique": "refashion_k1", "source": "refashion", "nom": "Enfant K1", "ville": "Lyon 1er"},
+    {"identifiant_unique": "sinoe_k2", "source": "sinoe", "nom": "Sinoe K2", "adresse": "9 rue K", "ville": "Villeurbanne"},
     # c_keep_many
-    dict(identifiant_unique="refashion_m1a", source="refashion", nom="M1a"),
-    dict(identifiant_unique="refashion_m1b", source="refashion", nom="M1b"),
-    dict(identifiant_unique="ecosystem_m2a", source="ecosystem", nom="M2a"),
-    dict(identifiant_unique="sinoe_m3", source="sinoe", nom="M3"),
+    {"identifiant_unique": "refashion_m1a", "source": "refashion", "nom": "M1a"},
+    {"identifiant_unique": "refashion_m1b", "source": "refashion", "nom": "M1b"},
+    {"identifiant_unique": "ecosystem_m2a", "source": "ecosystem", "nom": "M2a"},
+    {"identifiant_unique": "sinoe_m3", "source": "sinoe", "nom": "M3"},
     # c_tie (ids differ by case: code-point order, not the locale's)
-    dict(identifiant_unique="refashion_tac", source="refashion", nom="Ta child"),
-    dict(identifiant_unique="refashion_tbc", source="refashion", nom="TB child"),
+    {"identifiant_unique": "refashion_tac", "source": "refashion", "nom": "Ta child"},
+    {"identifiant_unique": "refashion_tbc", "source": "refashion", "nom": "TB child"},
     # c_actif
-    dict(identifiant_unique="refashion_x1", source="refashion", nom="X1"),
-    dict(identifiant_unique="refashion_x2", source="refashion", nom="X2"),
-    dict(identifiant_unique="refashion_x3", source="refashion", nom="X3", statut="INACTIF"),
-    dict(identifiant_unique="refashion_y1", source="refashion", nom="Y1"),
+    {"identifiant_unique": "refashion_x1", "source": "refashion", "nom": "X1"},
+    {"identifiant_unique": "refashion_x2", "source": "refashion", "nom": "X2"},
+    {"identifiant_unique": "refashion_x3", "source": "refashion", "nom": "X3", "statut": "INACTIF"},
+    {"identifiant_unique": "refashion_y1", "source": "refashion", "nom": "Y1"},
 ]
 
 REVISIONS = [
-    dict(identifiant_unique="parent_k", nom="Parent K", ville="Lyon", statut="ACTIF"),
-    dict(identifiant_unique="parent_m1", nom="Parent M1", statut="ACTIF"),
-    dict(identifiant_unique="parent_m2", nom="Parent M2", statut="ACTIF"),
-    dict(identifiant_unique="parent_ta", nom="Parent ta", statut="ACTIF"),
-    dict(identifiant_unique="parent_tB", nom="Parent tB", statut="ACTIF"),
-    dict(identifiant_unique="parent_x_inactif", nom="Parent X", statut="INACTIF"),
-    dict(identifiant_unique="parent_y", nom="Parent Y", statut="ACTIF"),
-    dict(identifiant_unique="refashion_k1", parent_id="parent_k"),
-    dict(identifiant_unique="refashion_m1a", parent_id="parent_m1"),
-    dict(identifiant_unique="refashion_m1b", parent_id="parent_m1"),
-    dict(identifiant_unique="ecosystem_m2a", parent_id="parent_m2"),
-    dict(identifiant_unique="refashion_tac", parent_id="parent_ta"),
-    dict(identifiant_unique="refashion_tbc", parent_id="parent_tB"),
-    dict(identifiant_unique="refashion_x1", parent_id="parent_x_inactif"),
-    dict(identifiant_unique="refashion_x2", parent_id="parent_x_inactif"),
-    dict(identifiant_unique="refashion_x3", parent_id="parent_x_inactif"),
-    dict(identifiant_unique="refashion_y1", parent_id="parent_y"),
+    {"identifiant_unique": "parent_k", "nom": "Parent K", "ville": "Lyon", "statut": "ACTIF"},
+    {"identifiant_unique": "parent_m1", "nom": "Parent M1", "statut": "ACTIF"},
+    {"identifiant_unique": "parent_m2", "nom": "Parent M2", "statut": "ACTIF"},
+    {"identifiant_unique": "parent_ta", "nom": "Parent ta", "statut": "ACTIF"},
+    {"identifiant_unique": "parent_tB", "nom": "Parent tB", "statut": "ACTIF"},
+    {"identifiant_unique": "parent_x_inactif", "nom": "Parent X", "statut": "INACTIF"},
+    {"identifiant_unique": "parent_y", "nom": "Parent Y", "statut": "ACTIF"},
+    {"identifiant_unique": "refashion_k1", "parent_id": "parent_k"},
+    {"identifiant_unique": "refashion_m1a", "parent_id": "parent_m1"},
+    {"identifiant_unique": "refashion_m1b", "parent_id": "parent_m1"},
+    {"identifiant_unique": "ecosystem_m2a", "parent_id": "parent_m2"},
+    {"identifiant_unique": "refashion_tac", "parent_id": "parent_ta"},
+    {"identifiant_unique": "refashion_tbc", "parent_id": "parent_tB"},
+    {"identifiant_unique": "refashion_x1", "parent_id": "parent_x_inactif"},
+    {"identifiant_unique": "refashion_x2", "parent_id": "parent_x_inactif"},
+    {"identifiant_unique": "refashion_x3", "parent_id": "parent_x_inactif"},
+    {"identifiant_unique": "refashion_y1", "parent_id": "parent_y"},
 ]
 
 CREATE_MEMBERS = ["refashion_a", "sinoe_a", "ecosystem_a", "cma_a", "cyclamed_a", "communaute_a"]

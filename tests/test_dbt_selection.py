@@ -4,7 +4,6 @@ Three runs with different parameters: one full build, then two rebuilds of the p
 from __future__ import annotations
 
 import pytest
-
 from test_dbt_helpers import connect, dbt, insert_acteurs, insert_revisions, insert_run, reset, rows
 
 CONTRACT_COLUMNS = [
@@ -13,8 +12,8 @@ CONTRACT_COLUMNS = [
     "nom_commercial_norm", "adresse_norm", "ville_norm", "code_postal_norm", "siret_norm", "siren_norm",
     "telephone_norm", "departement"]
 
-PASS = dict(source="refashion", acteur_type="commerce", code_postal="75011", ville="Paris",
-            siret="12345678900012")
+PASS = {"source": "refashion", "acteur_type": "commerce", "code_postal": "75011", "ville": "Paris",
+            "siret": "12345678900012"}
 
 ACTEURS = [
     dict(identifiant_unique="refashion_pass", nom="Boutique Alpha", adresse="12 av de la Gare", **PASS),
@@ -38,7 +37,7 @@ ACTEURS = [
     dict(identifiant_unique="refashion_child_inactif", nom="Boutique Enfant", **PASS),
 ]
 
-PARENT = dict(statut="ACTIF", acteur_type="commerce", code_postal="75001")
+PARENT = {"statut": "ACTIF", "acteur_type": "commerce", "code_postal": "75001"}
 REVISIONS = [
     dict(identifiant_unique="parent_pass", nom="Boutique Parent", siret="", **PARENT),
     dict(identifiant_unique="parent_nosrc", nom="Boutique Parent NoSrc", siret="11111111111111", **PARENT),
@@ -49,12 +48,12 @@ REVISIONS = [
     dict(identifiant_unique="parent_regex", nom="Garage Parent", siret="11111111111111", **PARENT),
     dict(identifiant_unique="parent_inactif", nom="Boutique Parent Inactif", siret="11111111111111",
          **{**PARENT, "statut": "INACTIF"}),
-    dict(identifiant_unique="refashion_child_pass", parent_id="parent_pass"),
-    dict(identifiant_unique="ecosystem_child_nosrc", parent_id="parent_nosrc"),
-    dict(identifiant_unique="refashion_child_type", parent_id="parent_type"),
-    dict(identifiant_unique="refashion_child_dep", parent_id="parent_dep"),
-    dict(identifiant_unique="refashion_child_regex", parent_id="parent_regex"),
-    dict(identifiant_unique="refashion_child_inactif", parent_id="parent_inactif"),
+    {"identifiant_unique": "refashion_child_pass", "parent_id": "parent_pass"},
+    {"identifiant_unique": "ecosystem_child_nosrc", "parent_id": "parent_nosrc"},
+    {"identifiant_unique": "refashion_child_type", "parent_id": "parent_type"},
+    {"identifiant_unique": "refashion_child_dep", "parent_id": "parent_dep"},
+    {"identifiant_unique": "refashion_child_regex", "parent_id": "parent_regex"},
+    {"identifiant_unique": "refashion_child_inactif", "parent_id": "parent_inactif"},
 ]
 
 FILTERS = {"sources": ["refashion"], "acteur_types": ["commerce"], "departements": ["75"],

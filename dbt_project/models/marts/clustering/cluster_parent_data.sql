@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['per_run']) }}
+{{ config(materialized='table', tags=['per_run'], pre_hook=["set local work_mem = '256MB'"]) }}
 {#- Step 5 (SPEC §3.1): the chosen parent's data, per copyable field, all clusters at once.
     Candidates: the cluster's ACTIF non-parent actors (orphan members and the ACTIF children of member
     parents: all of them become the parent's children), minus parent_excluded_sources; with keep_parent_data
@@ -100,10 +100,10 @@ field_values as (
 ),
 
 winner as (
-    select distinct on (cluster_id, grp)
+    select distinct on (cluster_id collate "C", grp collate "C")
         cluster_id, grp, identifiant_unique
     from field_values
-    order by cluster_id, grp, rank_own, rank_source, identifiant_unique collate "C"
+    order by cluster_id collate "C", grp collate "C", rank_own, rank_source, identifiant_unique collate "C"
 ),
 
 chosen as (
