@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 
-CANNOT_LINK_DISTANCE = 1.0e4
+CANNOT_LINK_DISTANCE = 1.0e6  # average over a*b ≤ 500² pairs still > 1: never merged
 MAX_COMPONENT = 200
 SPLIT_STEP = 0.02
 LINKAGE_METHOD = "average"

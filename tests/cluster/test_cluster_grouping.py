@@ -149,3 +149,13 @@ def test_cluster_frame_empty_and_tiny(make_selection):
     assert m.empty and p.empty and list(m.columns) == ["cluster_id", "identifiant_unique", "departement"]
     m, p = cluster_frame(make_selection([{"identifiant_unique": "a", "nom_norm": "x"}]))
     assert m.empty
+
+
+def test_oversized_components_are_split_on_their_weakest_edges():
+    from data_platform.cluster.grouping import bounded_components
+
+    i, j = np.array([0, 1, 2, 4]), np.array([1, 2, 3, 5])
+    s = np.array([0.8, 0.9, 0.8, 0.8])
+    labels = bounded_components(6, i, j, s, 0.75, max_component=2)
+    assert np.bincount(labels).max() <= 2
+    assert labels[1] == labels[2] and labels[4] == labels[5]  # strongest edge and small component kept
