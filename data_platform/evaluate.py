@@ -103,7 +103,11 @@ def run(args) -> int:
     from data_platform.db.connection import connect
 
     with connect() as conn:
-        result = evaluate_run(conn, getattr(args, "run_id", None))
+        try:
+            result = evaluate_run(conn, getattr(args, "run_id", None))
+        except LookupError as err:
+            print(f"evaluate: {err}")
+            return 1
     table = result.pop("thresholds", [])
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if table:
