@@ -2,7 +2,9 @@
 scenario, assertions on the relations of schema `dbt`. No test here."""
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import tempfile
 
 import psycopg2
@@ -17,6 +19,7 @@ REVISION_COLUMNS = ACTEUR_COLUMNS + ["parent_id"]
 
 # A private target path: colleagues run dbt in the same working tree at the same time.
 _TARGET = tempfile.mkdtemp(prefix="dp_dbt_test_target_")
+atexit.register(shutil.rmtree, _TARGET, ignore_errors=True)
 
 
 def reset(conn) -> None:
