@@ -18,9 +18,9 @@ from data_platform.db.connection import connect
 
 log = logging.getLogger(__name__)
 
-# dbt selectors of the two dbt stages (models in dbt_project/models)
-DBT_SELECT_SELECTION = ["+cluster_selection"]
-DBT_SELECT_PARENTS = ["cluster_parent_choice", "cluster_parent_data", "cluster_changes"]
+# dbt selectors of the two dbt stages (dbt_project/selectors.yml)
+DBT_SELECT_SELECTION = ["--selector", "cluster_prepare"]
+DBT_SELECT_PARENTS = ["--selector", "cluster_parents"]
 DEFAULT_BATCHES = int(os.environ.get("DP_CLUSTER_BATCHES", "4"))
 
 
@@ -61,7 +61,7 @@ def build_selection(run_id: str) -> dict:
     from data_platform.dbt_runner import run_dbt
 
     with timed(run_id, "select_normalize"):
-        run_dbt(["build", "--select", *DBT_SELECT_SELECTION], vars={"run_id": run_id})
+        run_dbt(["build", *DBT_SELECT_SELECTION], vars={"run_id": run_id})
     with connect() as conn, conn.cursor() as cur:
         cur.execute("select count(*), count(distinct departement) from dbt.cluster_selection")
         actors, partitions = cur.fetchone()
@@ -99,7 +99,7 @@ def build_parents(run_id: str) -> dict:
     from data_platform.dbt_runner import run_dbt
 
     with timed(run_id, "parents_changes"):
-        run_dbt(["build", "--select", *DBT_SELECT_PARENTS], vars={"run_id": run_id})
+        run_dbt(["build", *DBT_SELECT_PARENTS], vars={"run_id": run_id})
     with connect() as conn, conn.cursor() as cur:
         cur.execute("select change_type, count(*) from dbt.cluster_changes where run_id = %s "
                     "group by 1 order by 1", (run_id,))
