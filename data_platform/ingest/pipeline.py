@@ -241,6 +241,8 @@ def _stage(conn, cfg: SourceConfig, client: DataFairClient, select: list[str], o
         rejected.flush(conn, "ingest_rejected_row", ["run_id", "source_code", "line", "field", "reason", "raw"])
     result.rows_read = line
     result.invalid_fields = dict(stats.invalid)
+    with conn.cursor() as cur:  # fresh statistics: the diff's plan depends on them (anti-join sizes)
+        cur.execute(sql.SQL("analyze {}").format(sql.Identifier(STAGING_SCHEMA, f"stg_{cfg.code}")))
 
 
 def _apply(conn, cfg: SourceConfig, opts: IngestOptions, meta: dict, result: SourceResult) -> None:
@@ -249,6 +251,7 @@ def _apply(conn, cfg: SourceConfig, opts: IngestOptions, meta: dict, result: Sou
     with conn.cursor() as cur:
         cur.execute(f"create temp table _ingest_diff on commit drop as select * from {DIFF_VIEW.as_string(conn)} where source = %s"
                     , (code,))
+        cur.execute("analyze _ingest_diff")
         cur.execute("select change_type, count(*) from _ingest_diff group by 1")
         counts = dict(cur.fetchall())
         cur.execute("select count(*) from acteur where source = %s and statut in ('ACTIF', 'INACTIF')", (code,))
@@ -283,6 +286,8 @@ def _apply(conn, cfg: SourceConfig, opts: IngestOptions, meta: dict, result: Sou
             where d.change_type = 'vanished' and a.identifiant_unique = d.identifiant_unique
               and a.statut in ('ACTIF', 'INACTIF')""")
         result.deleted = cur.rowcount
+        if result.inserted + result.deleted > max(1000, present // 10):
+            cur.execute("analyze acteur")  # a bulk change: keep the next source's diff plan right
         cur.execute("""select distinct cp from _ingest_diff, unnest(array[code_postal, old_code_postal]) cp
                        where cp <> ''""")
         result.departements = sorted({d for (cp,) in cur.fetchall() if (d := departement(cp))})

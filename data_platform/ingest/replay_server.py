@@ -80,7 +80,7 @@ class ReplayState:
             if wanted_year is not None and str(year) != wanted_year:
                 continue
             for i in range(total):
-                if self.version and i < n and random.Random(f"{self.seed}:{dataset}:{i}").random() < 0.02:
+                if self.version and random.Random(f"{self.seed}:{dataset}:{i}").random() < 0.02:
                     continue  # vanished
                 if self.faults.get("drop_half") and i % 2:
                     continue
