@@ -11,6 +11,14 @@ with the traps of SPEC §7 (chains twice in a city, several businesses at one ad
 and a ressourcerie on one site sharing a phone). Normalization is the Python mirror of the dbt
 models (data_platform.cluster.normalize). Partitions are spread over --jobs processes in batches
 balanced like the DAG's (`partition.balance`).
+
+Measured (2026-11-22, 2-core box shared with other work, generator seed 42, default parameters):
+    50,000 generated  (47,916 ACTIF): precision 0.9964, recall 0.9882, F1 0.9923 at threshold 0.75
+    500,000 generated (478,210 ACTIF, Paris 38,435): 46 s wall on 2 worker processes (31 s CPU each),
+        peak RSS 0.82 GB per worker (1.1 GB for the parent holding the whole population);
+        precision 0.9867, recall 0.9777, F1 0.9822
+Through the real path (dbt normalization → cluster_batch → evaluate), 50,000 generated: precision
+0.9959, recall 0.9902 at 0.75.
 """
 from __future__ import annotations
 
@@ -199,11 +207,19 @@ def main() -> int:
     ap.add_argument("--truth", help="ground truth CSV (identifiant_unique, entity_id)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--threshold", type=float)
+    ap.add_argument("--weights", help='fuzzy_fields as JSON, e.g. \'{"nom": 0.35, "distance": 0.15}\'')
     ap.add_argument("--thresholds", action="store_true", help="also print the quality table over thresholds")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--builtin", action="store_true", help="the built-in synthetic population, not the generator's")
     args = ap.parse_args()
-    params = validate_params({"threshold": args.threshold} if args.threshold is not None else {})
+    raw_params: dict = {}
+    if args.threshold is not None:
+        raw_params["threshold"] = args.threshold
+    if args.weights:
+        import json
+
+        raw_params["fuzzy_fields"] = json.loads(args.weights)
+    params = validate_params(raw_params)
     sizes = args.actors or [50_000, 500_000]
     for n in ([None] if args.csv else sizes):
         t0 = time.perf_counter()
