@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="the whole demo: database, data, pipeline, summary")
     s.add_argument("--actors", type=int, default=20000)
     s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--ingest-rows", type=int, default=2000, help="rows served by the demo replay server (all sources)")
     s.set_defaults(func=cmd_demo)
     return p
 

@@ -8,35 +8,11 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
 import sys
 import time
-import uuid
-from contextlib import contextmanager
 
-from data_platform import settings
-from data_platform.db.connection import connect, drop_database, ensure_database, fetch_df
-
-
-@contextmanager
-def scratch_database():
-    """A fresh, migrated database; DATABASE_URL points to it inside the block, dropped afterwards."""
-    base = settings.database_url()
-    url = settings.with_database(base, f"dedupe_{os.getpid()}_{uuid.uuid4().hex[:8]}")
-    ensure_database(url)
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
-    try:
-        # a child process: this one's Django may already be bound to another database
-        subprocess.run([sys.executable, "-m", "data_platform.cli", "migrate"], check=True,
-                       env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL)
-        yield url
-    finally:
-        if previous is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = previous
-        drop_database(url)
+from data_platform.db.connection import connect, fetch_df
+from data_platform.db.scratch import scratch_database
 
 
 def _register_codes(conn, df) -> None:
@@ -71,7 +47,7 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None) ->
 
     params = {"threshold": threshold} if threshold is not None else {}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmpdir, scratch_database():
+    with tempfile.TemporaryDirectory() as tmpdir, scratch_database("dedupe"):
         import pandas as pd
 
         path, ignored = _acteur_columns_only(input_path, tmpdir)
