@@ -95,8 +95,13 @@ def run(args) -> int:
 
     print("\n==> Summary")
     print(f"    run: {run_id}")
+    partitions = stages.pop("partitions", {}) or {}
+    slowest = sorted(partitions.items(), key=lambda kv: -kv[1])[:5]
     print(f"    stage seconds: {json.dumps(stages)}")
-    print(f"    cohort counts: {json.dumps(counts, ensure_ascii=False)}")
+    print(f"    slowest partitions: {', '.join(f'{d} {s:.2f}s' for d, s in slowest)}")
+    print(f"    clusters: {counts.get('clusters')}, suggestions written: {counts.get('suggestions')}, "
+          f"skipped: {json.dumps(counts.get('skipped', {}))}")
+    print(f"    changes: {json.dumps(counts.get('changes', {}))}")
     print(f"    suggestions by status: {json.dumps(statuses)}")
     print(f"    run report (HTML): {report}")
     print(f"    total: {time.perf_counter() - t0:.1f} s")
