@@ -43,24 +43,34 @@ def main() -> int:
 
     run_id = "bench"
     timings = {}
+    peaks = {}
+
+    def peak() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     t0 = time.perf_counter()
     pipeline.start_run(run_id, {})
     t = time.perf_counter()
     sel = pipeline.build_selection(run_id)
     timings["select_normalize (dbt)"] = time.perf_counter() - t
+    peaks["select_normalize (dbt)"] = peak()
     t = time.perf_counter()
     batches = pipeline.plan(run_id)
     clusters = sum(int(pipeline.cluster(run_id, b).get("clusters", 0)) for b in batches)
     timings["cluster (all batches, sequential)"] = time.perf_counter() - t
+    peaks["cluster (all batches, sequential)"] = peak()
     t = time.perf_counter()
     changes = pipeline.build_parents(run_id)
     timings["parents + changes (dbt)"] = time.perf_counter() - t
+    peaks["parents + changes (dbt)"] = peak()
     t = time.perf_counter()
     counts = pipeline.write(run_id)
     timings["suggestions"] = time.perf_counter() - t
+    peaks["suggestions"] = peak()
     t = time.perf_counter()
     pipeline.finish(run_id, counts)
     timings["report"] = time.perf_counter() - t
+    peaks["report"] = peak()
     total = time.perf_counter() - t0
 
     from data_platform.evaluate import evaluate_run
@@ -73,7 +83,7 @@ def main() -> int:
     print(f"changes: {json.dumps(changes)}")
     print(f"suggestions: {counts.get('suggestions')}")
     for stage, seconds in timings.items():
-        print(f"  {stage:<36} {seconds:7.1f} s")
+        print(f"  {stage:<36} {seconds:7.1f} s   (peak RSS so far {peaks[stage]:.0f} MB)")
     print(f"  {'TOTAL selection → suggestions':<36} {total:7.1f} s")
     print(f"peak RSS: this process {self_mb:.0f} MB, largest child (dbt) {child_mb:.0f} MB")
     print("quality: " + json.dumps({k: quality[k] for k in ("precision", "recall", "f1")}))
