@@ -61,19 +61,36 @@ def execute(conn, query, params=None) -> None:
         cur.execute(query, params)
 
 
-def _csv_buffer(rows: Iterable[Sequence]) -> io.StringIO:
+COPY_CHUNK_ROWS = 5000
+
+
+def _csv_chunks(rows: Iterable[Sequence], chunk_rows: int) -> Iterator[io.StringIO]:
+    """CSV buffers of at most `chunk_rows` rows: memory stays flat however many rows stream through."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
+    n = 0
     for row in rows:
         writer.writerow(["\\N" if v is None else v for v in row])
-    buf.seek(0)
-    return buf
+        n += 1
+        if n == chunk_rows:
+            buf.seek(0)
+            yield buf
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            n = 0
+    if n:
+        buf.seek(0)
+        yield buf
 
 
-def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[Sequence], schema: str | None = None) -> int:
-    """COPY rows (tuples; None is NULL) into `schema.table(columns)`. Returns the row count."""
-    buf = _csv_buffer(rows)
-    return copy_from_csv(conn, table, columns, buf, schema=schema)
+def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[Sequence], schema: str | None = None,
+              chunk_rows: int = COPY_CHUNK_ROWS) -> int:
+    """COPY rows (tuples; None is NULL) into `schema.table(columns)`, streamed in chunks within the
+    caller's transaction. Returns the row count."""
+    total = 0
+    for buf in _csv_chunks(rows, chunk_rows):
+        total += copy_from_csv(conn, table, columns, buf, schema=schema)
+    return total
 
 
 def copy_from_csv(conn, table: str, columns: Sequence[str], fileobj, schema: str | None = None,

@@ -159,20 +159,24 @@ def _read_membership(conn, run_id: str) -> dict[str, str]:
     return {cid: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for cid, c in deps.items()}
 
 
+PAIRS_SQL = """
+select cluster_id::text,
+       json_agg(json_build_object(
+           'id_a', id_a, 'id_b', id_b,
+           'score', case when score in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8) then null else score end,
+           'fields', case when jsonb_typeof(details->'fields') = 'object' then details->'fields' else '{}'::jsonb end,
+           'matched', case when jsonb_typeof(details->'matched') = 'array' then details->'matched' else '[]'::jsonb end,
+           'distance_m', case when jsonb_typeof(details->'distance_m') = 'number' then details->'distance_m' end)
+         order by id_a, id_b)::text
+from cluster_pair where run_id = %s
+group by cluster_id
+"""
+
+
 def _read_pairs(conn, run_id: str) -> dict[str, list[dict]]:
-    pairs: dict[str, list[dict]] = defaultdict(list)
-    rows = _fetch(conn, "select cluster_id::text, id_a, id_b, score, details from cluster_pair where run_id = %s "
-                        "order by cluster_id, id_a, id_b", (run_id,))
-    for cluster_id, id_a, id_b, score, details in rows:
-        details = _as_dict(details)
-        pairs[cluster_id].append({
-            "id_a": id_a, "id_b": id_b, "score": _num(score),
-            "fields": _as_dict(details.get("fields")),
-            "matched": list(details.get("matched") or []),
-            "distance_m": _num(details.get("distance_m")) if isinstance(details.get("distance_m"), (int, float))
-            else None,
-        })
-    return pairs
+    """{cluster_id: [pair]}: the JSON of each cluster's pairs is built by PostgreSQL and parsed once per
+    cluster (parsing every pair's jsonb separately dominated the writer's time at 500,000 actors)."""
+    return {cluster_id: json.loads(text) for cluster_id, text in _fetch(conn, PAIRS_SQL, (run_id,))}
 
 
 def _selection_columns(conn) -> set[str]:
