@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 UV_VERSION := 0.13.8
 
 export UV_COMPILE_BYTECODE := 1
+# trust the platform's certificate store (corporate proxies and mirrors add their CA there)
+export UV_SYSTEM_CERTS := 1
 export DO_NOT_TRACK := 1
 export AIRFLOW__CORE__PARALLELISM ?= 4
 
