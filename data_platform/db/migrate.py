@@ -5,7 +5,8 @@ from data_platform import settings
 
 
 def migrate(verbosity: int = 0) -> dict:
-    settings.database_url()
+    url = settings.database_url()
+    _create_database_if_missing(url)
     from data_platform.webapp.setup import setup_django
 
     setup_django()
@@ -15,3 +16,17 @@ def migrate(verbosity: int = 0) -> dict:
 
     call_command("migrate", interactive=False, verbosity=verbosity)
     return ensure_reference_data()
+
+
+def _create_database_if_missing(url: str) -> None:
+    """DATABASE_URL may name a database that does not exist yet: create it when the role may."""
+    import psycopg2
+
+    from data_platform.db.connection import ensure_database
+
+    try:
+        psycopg2.connect(url).close()
+    except psycopg2.OperationalError as err:
+        if "does not exist" not in str(err):
+            raise
+        ensure_database(url)
