@@ -1,0 +1,79 @@
+"""The whole clustering DAG at scale, through Airflow with its executor (mapped tasks in parallel).
+
+    .venv/bin/python bench/bench_dag.py [--actors 500000] [--seed 7] [--reuse]
+
+Generates N actors into the scratch database `bench_dag` (or, with --reuse, keeps its actors and only
+clears earlier suggestions), runs `airflow dags test cluster_acteurs --use-executor` (LocalExecutor,
+AIRFLOW__CORE__PARALLELISM=4 unless set) and prints the wall time of the DAG run, the stage seconds the
+run recorded, the peak memory of the largest process, and quality against the ground truth.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from data_platform import settings
+from data_platform.db.connection import connect, ensure_database
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--actors", type=int, default=500_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--reuse", action="store_true", help="keep the actors already in bench_dag")
+    args = ap.parse_args()
+
+    url = settings.with_database(settings.database_url(), "bench_dag")
+    ensure_database(url)
+    os.environ["DATABASE_URL"] = url
+    cli = [sys.executable, "-m", "data_platform.cli"]
+    subprocess.run(cli + ["migrate"], check=True, stdout=subprocess.DEVNULL)
+    if not args.reuse:
+        t = time.perf_counter()
+        subprocess.run(cli + ["generate", "--actors", str(args.actors), "--seed", str(args.seed)], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"generate + load {args.actors} actors: {time.perf_counter() - t:.1f} s")
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("truncate suggestion_decision, suggestion, suggestion_cohorte, cluster_pair, "
+                    "cluster_membership, cluster_run")
+        cur.execute("select count(*) from acteur")
+        print(f"actors in bench_dag: {cur.fetchone()[0]}")
+
+    from data_platform.airflow_runner import run_airflow
+
+    t = time.perf_counter()
+    result = run_airflow(["dags", "test", "cluster_acteurs", "--use-executor"], check=False, capture=True)
+    wall = time.perf_counter() - t
+    log = settings.LOCAL_DIR / "bench_dag.log"
+    log.write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        print(f"DAG run failed (exit {result.returncode}); log: {log}")
+        return 1
+
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("select run_id, stage_seconds - 'partitions', started_at, finished_at from cluster_run")
+        run_id, stages, started, finished = cur.fetchone()
+        cur.execute("select compteurs->'suggestions', compteurs->'changes' from suggestion_cohorte")
+        suggestions, changes = cur.fetchone()
+    from data_platform.evaluate import evaluate_run
+
+    with connect() as conn:
+        quality = evaluate_run(conn, run_id, thresholds=[])
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"airflow dags test --use-executor: {wall:.1f} s wall (including Airflow start-up)")
+    print(f"run from validate_params to report: {(finished - started).total_seconds():.1f} s")
+    print(f"stage seconds recorded by the run: {json.dumps(stages)}")
+    print(f"suggestions: {suggestions}; changes: {json.dumps(changes)}")
+    print(f"peak RSS of the largest process: {child_mb:.0f} MB")
+    print("quality: " + json.dumps({k: quality[k] for k in ("precision", "recall", "f1")}))
+    print(f"log: {log}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
