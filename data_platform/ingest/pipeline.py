@@ -103,8 +103,9 @@ def ensure_staging_tables(conn, sources: list[SourceConfig]) -> None:
 
 
 def _models_checksum() -> str:
+    """Of the ingest models and the macro they share: a change to either rebuilds the views."""
     h = hashlib.sha256()
-    for p in sorted(MODELS_DIR.glob("*")):
+    for p in [*sorted(MODELS_DIR.glob("*")), MODELS_DIR.parent.parent / "macros" / "ingest_staging.sql"]:
         h.update(p.name.encode() + b"\0" + p.read_bytes())
     return h.hexdigest()
 
