@@ -36,10 +36,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data_platform.cluster import partition as P  # noqa: E402
-from data_platform.cluster.normalize import normalize_frame  # noqa: E402
-from data_platform.cluster.params import validate_params  # noqa: E402
-from data_platform.evaluate import DEFAULT_THRESHOLDS, format_table, pairwise_scores  # noqa: E402
+from data_platform.cluster import partition as P
+from data_platform.cluster.normalize import normalize_frame
+from data_platform.cluster.params import validate_params
+from data_platform.evaluate import DEFAULT_THRESHOLDS, format_table, pairwise_scores
 
 SOURCES = ["sinoe", "refashion", "ecosystem", "ecomaison", "corepile", "batribox", "aliapur", "cma",
            "cyclevia", "ecodds", "cyclamed", "communaute"]

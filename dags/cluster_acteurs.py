@@ -10,8 +10,14 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from data_platform.assets import ACTEURS_INGESTED
-from data_platform.cluster.params import (ACTEUR_TYPE_CODES, DEFAULT_PARAMS, DESCRIPTIONS, EXACT_FIELDS,
-                                          RAW_FIELDS, SOURCE_CODES)
+from data_platform.cluster.params import (
+    ACTEUR_TYPE_CODES,
+    DEFAULT_PARAMS,
+    DESCRIPTIONS,
+    EXACT_FIELDS,
+    RAW_FIELDS,
+    SOURCE_CODES,
+)
 
 
 def _list_param(name: str, choices: list[str] | None = None) -> Param:

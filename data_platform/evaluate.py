@@ -40,7 +40,7 @@ def pairwise_scores(ids, predicted: pd.Series, truth: pd.Series) -> dict:
     precision = tp / predicted_pairs if predicted_pairs else 1.0
     recall = tp / true_pairs if true_pairs else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"actors": int(len(ids)), "predicted_pairs": predicted_pairs, "true_pairs": true_pairs,
+    return {"actors": len(ids), "predicted_pairs": predicted_pairs, "true_pairs": true_pairs,
             "true_positive_pairs": tp, "precision": round(precision, 4), "recall": round(recall, 4),
             "f1": round(f1, 4)}
 
@@ -78,7 +78,7 @@ def evaluate_run(conn, run_id: str | None = None, thresholds=None) -> dict:
     truth_s = pd.Series(truth["entity_id"].to_numpy(), index=truth["identifiant_unique"].to_numpy())
     ids = selection["identifiant_unique"].to_numpy()
     pred = pd.Series(members["cluster_id"].to_numpy(), index=members["identifiant_unique"].to_numpy())
-    result = {"run_id": run_id, "ground_truth_rows": int(len(truth)), **pairwise_scores(ids, pred, truth_s)}
+    result = {"run_id": run_id, "ground_truth_rows": len(truth), **pairwise_scores(ids, pred, truth_s)}
     if thresholds and len(selection):
         params = _run_params(conn, run_id)
         by_t = labels_at_thresholds(selection, params, thresholds)

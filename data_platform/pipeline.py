@@ -110,10 +110,9 @@ def write(run_id: str, dag_id: str = "cluster_acteurs", dag_run_id: str = "") ->
     from data_platform.suggestions.write import write_suggestions
 
     params = load_params(run_id)
-    with timed(run_id, "suggestions"):
-        with connect() as conn:
-            counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id, params=params,
-                                       dry_run=params["dry_run"])
+    with timed(run_id, "suggestions"), connect() as conn:
+        counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id, params=params,
+                                   dry_run=params["dry_run"])
     return counts
 
 

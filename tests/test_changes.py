@@ -4,8 +4,16 @@ import json
 import pytest
 
 from data_platform.changes import (
-    ChangeSetError, ChangeValidationError, CreateAsParent, DeleteAsParent, KeepAsParent, UpdateParentId,
-    VerifyInRevision, change_from_json, load_changes, make_change,
+    ChangeSetError,
+    ChangeValidationError,
+    CreateAsParent,
+    DeleteAsParent,
+    KeepAsParent,
+    UpdateParentId,
+    VerifyInRevision,
+    change_from_json,
+    load_changes,
+    make_change,
 )
 
 CHANGES_DDL = """

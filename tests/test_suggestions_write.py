@@ -2,7 +2,6 @@
 import json
 
 import psycopg2.extensions
-
 import pytest
 
 from data_platform.suggestions.fingerprint import data_fingerprints, members_key

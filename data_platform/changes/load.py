@@ -6,7 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from data_platform.changes.records import (
-    DELETE, LINK_TYPES, PARENT_TYPES, Change, ChangeValidationError, make_change,
+    DELETE,
+    LINK_TYPES,
+    PARENT_TYPES,
+    Change,
+    ChangeValidationError,
+    make_change,
 )
 
 CHANGES_SQL = """

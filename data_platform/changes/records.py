@@ -8,8 +8,8 @@ the field at fault.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 # Never copied into a parent (SPEC §3.1 step 5).

@@ -8,8 +8,8 @@ sorted by (i, j), so the same input always gives the same pairs.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp

@@ -15,7 +15,7 @@ Everything is vectorized except one small scipy `linkage` call per component of 
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp

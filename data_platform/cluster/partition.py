@@ -285,10 +285,10 @@ def cluster_batch(run_id: str, departements: list[str], params: dict | None = No
     return {
         "run_id": run_id,
         "departements": departements,
-        "actors": int(len(df)),
+        "actors": len(df),
         "clusters": int(memberships["cluster_id"].nunique()) if len(memberships) else 0,
-        "memberships": int(len(memberships)),
-        "pairs": int(len(pairs)),
+        "memberships": len(memberships),
+        "pairs": len(pairs),
         "candidate_pairs": int(stats.pop("pairs", 0)),
         "stage_seconds": {"read": round(t_read, 4), **stats, "write": round(t_write, 4)},
         "partition_seconds": part_seconds,

@@ -68,7 +68,7 @@ class Arrays:
         return len(self.ids)
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame) -> "Arrays":
+    def from_frame(cls, df: pd.DataFrame) -> Arrays:
         df = df.reset_index(drop=True)
 
         def text(col):
@@ -112,7 +112,7 @@ class Scored:
     distance_m: np.ndarray
 
     @classmethod
-    def empty(cls) -> "Scored":
+    def empty(cls) -> Scored:
         return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32),
                    np.empty((0, len(FIELDS)), np.float32), np.empty(0, np.float64))
 

@@ -1,2 +1,2 @@
 """Database access: connections, bulk COPY, the embedded PostgreSQL server."""
-from data_platform.db.connection import connect, copy_rows, copy_from_csv, fetch_df, execute  # noqa: F401
+from data_platform.db.connection import connect, copy_from_csv, copy_rows, execute, fetch_df  # noqa: F401

@@ -152,8 +152,7 @@ def ensure_running() -> str:
                 _run([_bin("initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
                       "--locale=C.UTF-8", "-U", "postgres"])
                 with open(pgdata / "postgresql.auto.conf", "a") as conf:
-                    for key, value in SERVER_CONF.items():
-                        conf.write(f"{key} = {value}\n")
+                    conf.writelines(f"{key} = {value}\n" for key, value in SERVER_CONF.items())
             if not _port_free(port):
                 raise RuntimeError(
                     f"port {port} (from {_port_file()}) is taken by another program; delete that file "

@@ -4,7 +4,8 @@ from __future__ import annotations
 import html
 import json
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def esc(value: Any) -> str:

@@ -13,9 +13,10 @@ import datetime as dt
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
-from urllib.parse import quote, urlencode
+from typing import Any
+from urllib.parse import urlencode
 
 from data_platform import settings
 from data_platform.changes import CHANGE_TYPES
@@ -255,7 +256,7 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
         out.append(table(["suggestion", "cluster", "département", "taille", "score", "statut", "parent"], rows,
                          numeric=[3, 4]))
 
-    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     out.append(f'<p class="meta">Généré le {esc(generated)}.</p></body></html>')
     return "\n".join(out)
 

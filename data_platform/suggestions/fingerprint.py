@@ -6,7 +6,7 @@ Computed for many clusters in one query: a suggestion is stale when the state of
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 STATE_SQL = """
 with wanted as (

@@ -49,11 +49,11 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from data_platform.changes import CHANGE_TYPES, CREATE, KEEP, Change, load_changes, parent_of
+from data_platform.changes import CHANGE_TYPES, CREATE, Change, load_changes, parent_of
 from data_platform.db.connection import copy_rows
 from data_platform.suggestions.fingerprint import data_fingerprints, members_key
 

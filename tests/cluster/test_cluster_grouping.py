@@ -81,7 +81,7 @@ def test_cluster_ids_are_sha1_of_sorted_members():
 
     ids = np.array(["b", "a", "c", "d"], dtype=object)
     out = cluster_ids("2A", ids, np.array([7, 7, -1, 3]))
-    expected = "2A_" + hashlib.sha1("a|b".encode()).hexdigest()[:16]
+    expected = "2A_" + hashlib.sha1(b"a|b").hexdigest()[:16]
     assert out[0] == out[1] == expected
     assert out[2] == "" and out[3].startswith("2A_")
 

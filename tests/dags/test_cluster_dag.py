@@ -91,7 +91,7 @@ def test_every_change_type_end_to_end(db, airflow_env):
     suggestions = _suggestions(db)
     by_dep = {dep: [(c["type"], c["identifiant_unique"], c.get("parent_id")) for c in changes]
               for changes, _, _, dep in suggestions}
-    created = "parent_" + hashlib.md5("ecosystem_A2|refashion_A1".encode()).hexdigest()[:24]
+    created = "parent_" + hashlib.md5(b"ecosystem_A2|refashion_A1").hexdigest()[:24]
     assert by_dep == {
         "01": [("acteur_create_as_parent", created, None),
                ("acteur_update_parent_id", "ecosystem_A2", created),

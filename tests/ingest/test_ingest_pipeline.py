@@ -6,7 +6,6 @@ import pytest
 from data_platform.ingest.config import load_sources
 from data_platform.ingest.pipeline import GuardError, IngestError, ingest, ingest_source
 
-
 ALL_FIELDS = """select identifiant_unique, identifiant_externe, source, acteur_type, nom, nom_commercial, siren, siret,
                          adresse, adresse_complement, code_postal, ville, latitude, longitude, telephone, email, url,
                          statut, modifie_le from acteur order by identifiant_unique"""
