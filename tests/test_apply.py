@@ -240,8 +240,8 @@ def test_two_concurrent_runs_apply_each_suggestion_once(db, database_url):
 
 
 def test_fingerprint_in_apply_matches_the_shared_one(db):
-    from data_platform.suggestions.apply import _fingerprint
-    from data_platform.suggestions.fingerprint import STATE_SQL, data_fingerprints
+    from data_platform.suggestions.apply import _CLAIM_AND_STATE
+    from data_platform.suggestions.fingerprint import data_fingerprints, state_digest
 
     members = _orphans(db, "fp", 3)
     sample.insert_revisions(db, [{"identifiant_unique": members[0]["identifiant_unique"], "nom": "corrigé"}])
@@ -249,6 +249,9 @@ def test_fingerprint_in_apply_matches_the_shared_one(db):
     ids = sorted(m["identifiant_unique"] for m in members) + ["missing_id"]
     expected = data_fingerprints(db, {"k": ids})["k"]
     with db.cursor() as cur:
-        cur.execute(STATE_SQL, {"keys": ["k"] * len(ids), "ids": ids})
-        assert _fingerprint(cur.fetchall()) == expected
+        # apply's own statement (claim + members' state), digested as apply does
+        cur.execute(_CLAIM_AND_STATE, {"id": -1, "keys": ["k"] * len(ids), "ids": ids})
+        rows = cur.fetchall()
+        assert rows[0][0] == 0  # nothing claimed: no such suggestion
+        assert state_digest([r[2:] for r in rows if r[1] is not None]) == expected
     db.rollback()

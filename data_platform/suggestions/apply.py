@@ -23,7 +23,6 @@ suggestion was made (`empreinte_donnees` differs from `data_fingerprints` now) m
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -32,7 +31,7 @@ from contextlib import contextmanager
 from psycopg2 import sql
 
 from data_platform import settings
-from data_platform.suggestions.fingerprint import STATE_SQL
+from data_platform.suggestions.fingerprint import STATE_SQL, state_digest
 
 log = logging.getLogger(__name__)
 
@@ -349,14 +348,6 @@ def recover_interrupted(conn) -> int:
     return n
 
 
-def _fingerprint(rows) -> str:
-    """data_fingerprints()'s digest of one cluster from its STATE_SQL rows (same order)."""
-    digest = hashlib.sha256()
-    for _key, ident, state in rows:
-        digest.update(f"{ident}={state}\n".encode())
-    return digest.hexdigest()
-
-
 class _Savepoint:
     """Sends `savepoint apply_changes` with the first statement of a suggestion's changes."""
 
@@ -389,7 +380,7 @@ def apply_one(conn, candidate: tuple) -> str | None:
         if not rows or not rows[0][0]:
             cur.execute("rollback")
             return None
-        if _fingerprint([r[1:] for r in rows if r[1] is not None]) != empreinte:
+        if state_digest([r[2:] for r in rows if r[1] is not None]) != empreinte:
             _run(cur, "finish", {"id": sid, "statut": "stale",
                                  "erreur": "les acteurs ont changé depuis la suggestion"}, after="; commit")
             return "stale"

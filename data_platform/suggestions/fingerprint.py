@@ -26,6 +26,14 @@ def members_key(ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
 
+def state_digest(states: Iterable[tuple[str, str]]) -> str:
+    """sha256 of (identifiant_unique, state) pairs, in STATE_SQL's order: one cluster's data fingerprint."""
+    digest = hashlib.sha256()
+    for ident, state in states:
+        digest.update(f"{ident}={state}\n".encode())
+    return digest.hexdigest()
+
+
 def data_fingerprints(conn, clusters: Mapping[str, Sequence[str]]) -> dict[str, str]:
     """{cluster key: sha256 of its members' current state}, for all clusters in one query."""
     keys, ids = [], []
@@ -33,9 +41,9 @@ def data_fingerprints(conn, clusters: Mapping[str, Sequence[str]]) -> dict[str, 
         for m in members:
             keys.append(key)
             ids.append(m)
-    digests: dict[str, hashlib._Hash] = {key: hashlib.sha256() for key in clusters}
+    states: dict[str, list[tuple[str, str]]] = {key: [] for key in clusters}
     with conn.cursor() as cur:
         cur.execute(STATE_SQL, {"keys": keys, "ids": ids})
         for key, ident, state in cur:
-            digests[key].update(f"{ident}={state}\n".encode())
-    return {key: h.hexdigest() for key, h in digests.items()}
+            states[key].append((ident, state))
+    return {key: state_digest(rows) for key, rows in states.items()}
