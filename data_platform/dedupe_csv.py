@@ -26,7 +26,7 @@ def _register_codes(conn, df) -> None:
                         "on conflict (code) do nothing", (codes,))
 
 
-def _acteur_columns_only(input_path: str, tmpdir: str) -> tuple[str, list[str]]:
+def _acteur_columns_only(input_path: str, tmpdir: str):
     """Outsiders' files may carry extra columns: keep the acteur ones (line numbers unchanged)."""
     import pandas as pd
 
@@ -35,8 +35,9 @@ def _acteur_columns_only(input_path: str, tmpdir: str) -> tuple[str, list[str]]:
     raw = pd.read_csv(input_path, dtype=str, keep_default_na=False)
     extra = [c for c in raw.columns if c not in ACTEUR_COLUMNS]
     path = os.path.join(tmpdir, "acteurs.csv")
-    raw[[c for c in raw.columns if c in ACTEUR_COLUMNS]].to_csv(path, index=False)
-    return path, extra
+    kept = raw[[c for c in raw.columns if c in ACTEUR_COLUMNS]]
+    kept.to_csv(path, index=False)
+    return path, kept, extra
 
 
 def dedupe(input_path: str, output_path: str, threshold: float | None = None) -> dict:
@@ -48,13 +49,11 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None) ->
     params = {"threshold": threshold} if threshold is not None else {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmpdir, scratch_database("dedupe"):
-        import pandas as pd
-
-        path, ignored = _acteur_columns_only(input_path, tmpdir)
+        path, kept, ignored = _acteur_columns_only(input_path, tmpdir)
         if ignored:
             print(f"ignored columns: {', '.join(ignored)}", file=sys.stderr)
         with connect() as conn:
-            _register_codes(conn, pd.read_csv(path, dtype=str, keep_default_na=False))
+            _register_codes(conn, kept)
         df, errors = read_acteur_csv(path)
         if errors:
             raise SystemExit(f"{input_path}: {len(errors)} invalid rows, nothing clustered\n"
