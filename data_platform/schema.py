@@ -15,7 +15,8 @@ Derived lists, in catalogue order:
 - `REVISION_COLUMNS`: the same plus parent_id (a revision row written in bulk);
 - `SOURCE_COLUMNS`: what a source publishes, i.e. what ingestion's cleaning outputs (no statut);
 - `COPYABLE_FIELDS` / `IDENTITY_FIELDS`: what a parent's `data` may / may not hold;
-- `TEXT_COLUMNS`, `COORDINATE_COLUMNS`: the CSV columns by type.
+- `TEXT_COLUMNS`, `COORDINATE_COLUMNS`: the CSV columns by type;
+- `BLANK_TEXT_COLUMNS`: '' rather than NULL when empty.
 """
 from __future__ import annotations
 
@@ -91,6 +92,9 @@ REVISION_COLUMNS = ACTEUR_COLUMNS + ["parent_id"]
 SOURCE_COLUMNS = names(from_source=True)
 COORDINATE_COLUMNS = names(kind=COORDINATE)
 TEXT_COLUMNS = [c for c in ACTEUR_COLUMNS if c not in COORDINATE_COLUMNS]  # read and written as str
+# stored as '' rather than NULL when empty (database default ''), in both tables; the others are NULL when empty
+# in revision_acteur (coordinates, and the foreign keys source, acteur_type, parent_id)
+BLANK_TEXT_COLUMNS = [f.name for f in FIELDS if f.kind in (IDENTITY, TEXT, STATUS) and f.references is None]
 
 COPYABLE_FIELDS = tuple(names(copyable=True))
 IDENTITY_FIELDS = frozenset(names(copyable=False))
