@@ -3,9 +3,7 @@
 The columns come from the field catalogue (data_platform.schema)."""
 from __future__ import annotations
 
-import pandas as pd
-
-from data_platform.schema import ACTEUR_COLUMNS, STATUTS, TEXT_COLUMNS
+from data_platform.schema import ACTEUR_COLUMNS, STATUTS, TEXT_COLUMNS, derive_identifiant_unique
 from data_platform.schema import COORDINATE_COLUMNS as FLOAT_COLUMNS
 
 # ground-truth columns a generated CSV carries (data-platform generate --out); load-csv accepts them
@@ -14,8 +12,3 @@ GROUND_TRUTH_COLUMNS = ["entity_id", "kind"]
 __all__ = ["ACTEUR_COLUMNS", "FLOAT_COLUMNS", "GROUND_TRUTH_COLUMNS", "STATUTS", "TEXT_COLUMNS",
            "derive_identifiant_unique"]
 
-
-def derive_identifiant_unique(source: pd.Series, identifiant_externe: pd.Series) -> pd.Series:
-    """`<source>_<identifiant_externe without spaces, / replaced by ->` (SPEC §2.1), vectorized."""
-    ext = identifiant_externe.astype(str).str.replace(r"\s+", "", regex=True).str.replace("/", "-", regex=False)
-    return source.astype(str) + "_" + ext

@@ -20,6 +20,7 @@ Derived lists, in catalogue order:
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 IDENTITY, TEXT, COORDINATE, STATUS, TIMESTAMP = "identity", "text", "coordinate", "status", "timestamp"
@@ -98,3 +99,18 @@ BLANK_TEXT_COLUMNS = [f.name for f in FIELDS if f.kind in (IDENTITY, TEXT, STATU
 
 COPYABLE_FIELDS = tuple(names(copyable=True))
 IDENTITY_FIELDS = frozenset(names(copyable=False))
+
+
+# -- identifiant_unique (SPEC §2.1): `<source>_<identifiant_externe with spaces removed and / replaced by ->` --
+
+_ID_SPACES = re.compile(r"\s+")
+
+
+def identifiant_unique(source: str, identifiant_externe: str) -> str:
+    return f"{source}_{_ID_SPACES.sub('', identifiant_externe).replace('/', '-')}"
+
+
+def derive_identifiant_unique(source, identifiant_externe):
+    """identifiant_unique of pandas Series, vectorized (the same rule)."""
+    ext = identifiant_externe.astype(str).str.replace(_ID_SPACES, "", regex=True).str.replace("/", "-", regex=False)
+    return source.astype(str) + "_" + ext

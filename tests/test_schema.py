@@ -95,3 +95,12 @@ def test_parent_source_priority_lists_every_source_once():
     assert len(set(priority)) == len(priority)
     assert set(priority) == {code for code, _, _ in reference.SOURCES}
     assert priority[:3] == ("sinoe", "refashion", "ecosystem")
+
+
+def test_identifiant_unique_scalar_and_vectorized_agree():
+    import pandas as pd
+
+    ext = ["REF 0001/A", "100021", " a\tb / c ", "x\u00a0y"]
+    vectorized = schema.derive_identifiant_unique(pd.Series(["refashion"] * 4), pd.Series(ext)).tolist()
+    assert vectorized == [schema.identifiant_unique("refashion", e) for e in ext]
+    assert vectorized[:3] == ["refashion_REF0001-A", "refashion_100021", "refashion_ab-c"]

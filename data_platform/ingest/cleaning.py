@@ -16,11 +16,10 @@ import phonenumbers
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
-from data_platform.schema import SOURCE_COLUMNS
+from data_platform.schema import SOURCE_COLUMNS, identifiant_unique
 
 NULL_LIKE = frozenset({"", "null", "none", "n/a", "na", "nan", "-", "--", "n.a.", "nc", "n.c.", "#n/a", "?", "."})
 
-_SPACES = re.compile(r"\s+")
 _FLOAT_INT = re.compile(r"\d+\.0+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HTTP = re.compile(r"https?://", re.IGNORECASE)
@@ -250,11 +249,6 @@ def clean_coordinates(lat, lon) -> tuple[float | None, float | None]:
     if not (-90 <= flat <= 90 and -180 <= flon <= 180) or (flat == 0 and flon == 0):
         return None, None
     return round(flat, 7), round(flon, 7)
-
-
-def identifiant_unique(source_code: str, identifiant_externe: str) -> str:
-    """`<source_code>_<identifiant_externe with spaces removed and / replaced by ->` (SPEC §2.1)."""
-    return f"{source_code}_{_SPACES.sub('', identifiant_externe).replace('/', '-')}"
 
 
 @functools.lru_cache(maxsize=4096)
