@@ -13,7 +13,6 @@ import psycopg2.extras
 from data_platform.dbt_runner import run_dbt
 from data_platform.schema import ACTEUR_COLUMNS, REVISION_COLUMNS
 
-
 # A private target path: colleagues run dbt in the same working tree at the same time.
 _TARGET = tempfile.mkdtemp(prefix="dp_dbt_test_target_")
 atexit.register(shutil.rmtree, _TARGET, ignore_errors=True)
