@@ -11,11 +11,7 @@ import psycopg2
 import psycopg2.extras
 
 from data_platform.dbt_runner import run_dbt
-
-ACTEUR_COLUMNS = ["identifiant_unique", "identifiant_externe", "source", "acteur_type", "nom", "nom_commercial",
-                  "siren", "siret", "adresse", "adresse_complement", "code_postal", "ville", "latitude",
-                  "longitude", "telephone", "email", "url", "statut"]
-REVISION_COLUMNS = ACTEUR_COLUMNS + ["parent_id"]
+from data_platform.schema import ACTEUR_COLUMNS, REVISION_COLUMNS
 
 # A private target path: colleagues run dbt in the same working tree at the same time.
 _TARGET = tempfile.mkdtemp(prefix="dp_dbt_test_target_")

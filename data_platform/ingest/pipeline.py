@@ -10,10 +10,8 @@ Any fault (network, schema, guard) leaves `acteur` as it was.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 import os
@@ -23,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from psycopg2 import sql
 
 from data_platform import settings
-from data_platform.db.connection import connect, copy_from_csv
-from data_platform.ingest.cleaning import ACTEUR_COLUMNS, RowStats, clean_row, departement
+from data_platform.db.connection import connect, copy_rows
+from data_platform.geo import UNKNOWN_DEPARTEMENT, departement_from_postal_code
+from data_platform.ingest.cleaning import ACTEUR_COLUMNS, RowStats, clean_row
 from data_platform.ingest.client import DataFairClient, NotModified, RetryPolicy, http_date
 from data_platform.ingest.config import SourceConfig, load_sources
 
@@ -195,26 +194,20 @@ def _check_schema(cfg: SourceConfig, schema: list[dict]) -> list[str]:
     return [c for c in cfg.source_columns()] + (["_geopoint"] if cfg.geopoint_fallback and "_geopoint" in keys else [])
 
 
-class _CsvSink:
-    """Rows -> CSV buffer -> COPY, one page at a time."""
+class _RowBatch:
+    """Rows -> COPY (db.connection.copy_rows), one page at a time."""
 
     def __init__(self):
-        self.buf = io.StringIO()
-        self.writer = csv.writer(self.buf, lineterminator="\n")
-        self.count = 0
+        self.rows = []
 
     def add(self, values) -> None:
-        self.writer.writerow(["\\N" if v is None else v for v in values])
-        self.count += 1
+        self.rows.append(values)
 
     def flush(self, conn, table: str, columns: list[str], schema: str | None = None) -> int:
-        if not self.count:
+        if not self.rows:
             return 0
-        self.buf.seek(0)
-        n = copy_from_csv(conn, table, columns, self.buf, schema=schema)
-        self.buf.seek(0)
-        self.buf.truncate()
-        self.count = 0
+        n = copy_rows(conn, table, columns, self.rows, schema=schema)
+        self.rows = []
         return n
 
 
@@ -224,7 +217,7 @@ def _stage(conn, cfg: SourceConfig, client: DataFairClient, select: list[str], o
     stats = RowStats()
     with conn.cursor() as cur:
         cur.execute(sql.SQL("truncate {}").format(sql.Identifier(STAGING_SCHEMA, f"stg_{cfg.code}")))
-    rows, rejected = _CsvSink(), _CsvSink()
+    rows, rejected = _RowBatch(), _RowBatch()
     line = 0
     for page in client.iter_pages(cfg.dataset, select=select, filters=cfg.resolved_filters(opts.year),
                                   size=opts.page_size or cfg.page_size, if_modified_since=if_modified_since,
@@ -289,9 +282,11 @@ def _apply(conn, cfg: SourceConfig, opts: IngestOptions, meta: dict, result: Sou
         result.deleted = cur.rowcount
         if result.inserted + result.deleted > max(1000, present // 10):
             cur.execute("analyze acteur")  # a bulk change: keep the next source's diff plan right
-        cur.execute("""select distinct cp from _ingest_diff, unnest(array[code_postal, old_code_postal]) cp
+        # the départements to cluster again (a changed actor's old postal code is paired with its new city)
+        cur.execute("""select distinct cp, ville from _ingest_diff, unnest(array[code_postal, old_code_postal]) cp
                        where cp <> ''""")
-        result.departements = sorted({d for (cp,) in cur.fetchall() if (d := departement(cp))})
+        result.departements = sorted({d for cp, ville in cur.fetchall()
+                                      if (d := departement_from_postal_code(cp, ville)) != UNKNOWN_DEPARTEMENT})
         if result.changed:
             result.message = (f"applied: {result.inserted} new, {result.updated} changed, {result.deleted} "
                               f"marked SUPPRIME, {result.rows_rejected} rejected rows")
