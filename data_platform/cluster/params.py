@@ -368,12 +368,13 @@ def param_schema(name: str) -> dict:
     spec = SPECS[name]
     schema: dict = {"title": spec.title, "description": f"{name} — {spec.description}", "section": spec.section}
     codes = list(spec.choices or ())
+    # Codes are offered (`examples`), not enforced (`enum`): an unknown code reaches the first task, whose
+    # error names the parameter, like every other invalid value (the form checks types and bounds).
     if spec.kind == "codes":
-        schema.update(type="array", items={"type": "string", "enum": codes}, examples=codes,
-                      values_display=dict(spec.choices), uniqueItems=True)
+        schema.update(type="array", items={"type": "string"}, examples=codes, values_display=dict(spec.choices))
     elif spec.kind == "ordered":
         # no `examples`: Airflow shows a text area, one value per line, in the order typed
-        schema.update(type="array", items={"type": "string", "enum": codes})
+        schema.update(type="array", items={"type": "string"})
         schema["description"] += " Valeurs : " + ", ".join(f"{c} ({label})" for c, label in spec.choices.items()) + "."
     elif spec.kind == "bool":
         schema.update(type="boolean")
@@ -383,8 +384,7 @@ def param_schema(name: str) -> dict:
     elif spec.kind == "regex":
         schema.update(type="string", maxLength=REGEX_MAX_LENGTH)
     elif spec.kind == "weights":
-        schema.update(type="object", minProperties=1, additionalProperties=False,
-                      properties={f: {"type": "number", "minimum": spec.minimum, "maximum": spec.maximum}
+        schema.update(type="object", properties={f: {"type": "number", "minimum": spec.minimum, "maximum": spec.maximum}
                                   for f in codes})
     if _nullable(name):
         schema["type"] = ["null", schema["type"]]
