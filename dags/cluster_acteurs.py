@@ -86,7 +86,7 @@ def cluster_acteurs():
 
         result = pipeline.finish(cluster_run_id, counts)
         print(f"cohort counts: {counts}")
-        print(f"run report: {result['report']}")
+        print(f"run {result['status']}, report: {result['report']}")
         return {**counts, **result}
 
     cluster_run_id = validate_params()

@@ -2,6 +2,7 @@
 regex checked by PostgreSQL; every run ends done, failed or empty."""
 import pickle
 
+import psycopg2.errors
 import pytest
 
 from data_platform.cluster.params import (
@@ -147,7 +148,7 @@ def test_a_failing_stage_marks_the_run_failed(db):
     from data_platform import pipeline
 
     pipeline.start_run("will_fail", {})
-    with pytest.raises(Exception):
+    with pytest.raises(psycopg2.errors.UndefinedTable):
         pipeline.cluster("will_fail", ["01"])  # no dbt.cluster_selection: the stage raises
     with db.cursor() as cur:
         cur.execute("select status, error, finished_at is not null from cluster_run where run_id = 'will_fail'")

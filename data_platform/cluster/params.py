@@ -16,9 +16,10 @@ import csv
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 from data_platform.reference import ACTEUR_TYPES, SOURCES
 from data_platform.settings import DBT_PROJECT_DIR
