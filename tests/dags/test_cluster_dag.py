@@ -59,13 +59,17 @@ def _load(db):
     db.commit()
 
 
-def _dag():
+def _module():
     from data_platform import settings
 
     spec = importlib.util.spec_from_file_location("cluster_acteurs_dag", settings.DAGS_DIR / "cluster_acteurs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.cluster_acteurs()
+    return module
+
+
+def _dag():
+    return _module().cluster_acteurs()
 
 
 def _suggestions(db):
@@ -205,4 +209,23 @@ def test_a_selection_without_actor_ends_empty(db, airflow_env):
         assert cur.fetchone()[0] == 0
     assert status == "empty" and finished
     assert "sélection vide" in Path(report).read_text(encoding="utf-8")
+    db.commit()
+
+
+def test_dag_failure_callback_closes_a_running_run_only(db, airflow_env):
+    """The DAG's on_failure_callback (a task killed before its stage could record the error)."""
+    from data_platform import pipeline
+
+    module = _module()
+    assert module.cluster_acteurs().on_failure_callback is module._mark_failed
+    pipeline.start_run("killed", {})
+    pipeline.start_run("finished", {})
+    with db.cursor() as cur:
+        cur.execute("update cluster_run set status = 'done' where run_id = 'finished'")
+    db.commit()
+    for run_id in ("killed", "finished"):
+        module._mark_failed({"run_id": run_id, "reason": "task_failure"})
+    with db.cursor() as cur:
+        cur.execute("select run_id, status, error from cluster_run order by run_id")
+        assert cur.fetchall() == [("finished", "done", ""), ("killed", "failed", "task_failure")]
     db.commit()
