@@ -103,8 +103,9 @@ def test_every_parameter_has_a_section_a_french_title_and_a_description():
     assert dep["type"] == ["null", "array"] and dep["values_display"]["2A"] == "2A Corse-du-Sud"
     assert dep["examples"][0] == "01" and "975" in dep["examples"]
     priority = param_schema("parent_source_priority")
-    assert priority["type"] == "array" and "examples" not in priority  # an ordered list, one per line
-    assert param_schema("threshold")["type"] == "number"
+    assert priority["type"] == ["null", "array"] and "examples" not in priority  # ordered, one per line
+    assert all("null" in param_schema(name)["type"] for name in SPECS)  # no field is "required"
+    assert RunParams.from_raw({name: None for name in SPECS}) == RunParams()
 
 
 def test_contracts_md_documents_every_parameter():

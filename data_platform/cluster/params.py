@@ -354,14 +354,9 @@ def validate_run_id(run_id: str) -> str:
 
 # ---------------------------------------------------------------- the Airflow form
 
-def _nullable(name: str) -> bool:
-    """An empty default ([] or "") is sent as null by the form: such fields are not required."""
-    return DEFAULTS[name] in ((), "")
-
-
-def _json_default(name: str):
-    value = DEFAULT_PARAMS[name]
-    return None if _nullable(name) else value
+def _form_default(name: str):
+    """An empty default ([] or "") is shown as an empty field, which the form submits as null."""
+    return None if DEFAULTS[name] in ((), "") else DEFAULT_PARAMS[name]
 
 
 def param_schema(name: str) -> dict:
@@ -387,8 +382,8 @@ def param_schema(name: str) -> dict:
     elif spec.kind == "weights":
         schema.update(type="object", properties={f: {"type": "number", "minimum": spec.minimum, "maximum": spec.maximum}
                                   for f in codes})
-    if _nullable(name):
-        schema["type"] = ["null", schema["type"]]
+    # every field accepts null (= the default): none is "required", an emptied field still submits
+    schema["type"] = ["null", schema["type"]]
     return schema
 
 
@@ -400,7 +395,7 @@ def airflow_params() -> dict:
     for name in SPECS:
         schema = param_schema(name)
         description = schema.pop("description")
-        out[name] = Param(_json_default(name), description=description, **schema)
+        out[name] = Param(_form_default(name), description=description, **schema)
     return out
 
 
