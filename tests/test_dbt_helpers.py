@@ -62,8 +62,12 @@ def insert_revisions(conn, rows: list[dict]) -> None:
 
 
 def insert_run(conn, run_id: str, params: dict) -> None:
+    """A run as pipeline.start_run stores it: every parameter, defaults filled in."""
+    from data_platform.cluster.params import validate_params
+
     with conn.cursor() as cur:
-        cur.execute("INSERT INTO cluster_run (run_id, params) VALUES (%s, %s::jsonb)", (run_id, json.dumps(params)))
+        cur.execute("INSERT INTO cluster_run (run_id, params) VALUES (%s, %s::jsonb)",
+                    (run_id, json.dumps(validate_params(params))))
     conn.commit()
 
 
