@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from data_platform.reference import ACTEUR_TYPES, SOURCES
+from data_platform.reference import ACTEUR_TYPES, PARENT_SOURCE_PRIORITY, SOURCES
 from data_platform.settings import DBT_PROJECT_DIR
 
 SOURCE_LABELS = {code: label for code, label, _ in SOURCES}
@@ -58,8 +58,7 @@ DEPARTEMENT_LABELS = _departement_labels()
 SECTIONS = ["Sélection", "Normalisation", "Rapprochement", "Parents", "Exécution"]
 DEFAULT_FUZZY_FIELDS = {"nom": 0.35, "adresse": 0.25, "ville": 0.05, "code_postal": 0.05, "siret": 0.1,
                         "telephone": 0.05, "distance": 0.15}
-DEFAULT_PARENT_PRIORITY = ("sinoe", "refashion", "ecosystem", "ecomaison", "corepile", "batribox", "aliapur", "cma",
-                           "cyclevia", "ecodds", "cyclamed", "communaute")
+DEFAULT_PARENT_PRIORITY = PARENT_SOURCE_PRIORITY
 REGEX_MAX_LENGTH = 500
 
 
