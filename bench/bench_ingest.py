@@ -9,7 +9,6 @@ run (every source skipped), then a run on a new publication (rows changed, added
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
