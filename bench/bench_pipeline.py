@@ -52,8 +52,9 @@ def main() -> int:
     print(f"selected actors: {sel['actors']} in {sel['partitions']} partitions; clusters: {summary['clusters']}")
     print(f"changes: {json.dumps(summary['changes'])}")
     print(f"suggestions: {summary['suggestions'].get('suggestions')}")
-    for stage, seconds in stages.items():
-        print(f"  {stage:<36} {seconds:7.1f} s")
+    order = ["select_normalize", "cluster", "parents_changes", "suggestions"]
+    for stage in sorted(stages, key=lambda s: order.index(s) if s in order else len(order)):
+        print(f"  {stage:<36} {stages[stage]:7.1f} s")
     print(f"  {'TOTAL selection → report':<36} {total:7.1f} s")
     print(f"peak RSS: this process {self_mb:.0f} MB, largest child (dbt) {child_mb:.0f} MB")
     print("quality: " + json.dumps({k: quality[k] for k in ("precision", "recall", "f1")}))
