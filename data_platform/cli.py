@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--out", help="write a CSV here instead of loading the database")
     s.add_argument("--append", action="store_true", help="keep existing actors instead of replacing them")
-    s.set_defaults(func=cmd_generate)
+    s.set_defaults(func=cmd_generate, needs_database=lambda args: not args.out)
 
     s = sub.add_parser("load-csv", help="load actors from a CSV with the acteur columns")
     s.add_argument("file")
@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if getattr(args, "needs_database", True):
+        needs_database = getattr(args, "needs_database", True)
+        if needs_database(args) if callable(needs_database) else needs_database:
             # DATABASE_URL, else the embedded server, started here; the commands then read the same
             # URL from data_platform.settings (the server records its port in .local/pg.port)
             from data_platform.db import embedded

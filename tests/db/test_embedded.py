@@ -69,3 +69,11 @@ def test_the_server_starts_on_a_free_port_when_its_port_is_taken(tmp_path, held_
     finally:
         stop = _child("from data_platform.db import embedded; print(embedded.stop())", local)
         assert stop.returncode == 0, stop.stderr
+
+
+def test_a_command_without_database_starts_no_server(tmp_path):
+    out = tmp_path / "actors.csv"
+    result = _child(f"from data_platform.cli import main; main(['generate', '--actors', '50', '--out', {str(out)!r}])",
+                    tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert out.exists() and not (tmp_path / "pg").exists() and not (tmp_path / "pg.port").exists()
