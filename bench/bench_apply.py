@@ -4,7 +4,9 @@
 
 About 1 cluster in 5 keeps an existing parent that has a child (verified) and absorbs another
 parent whose child is repointed and which is then deleted; the others create their parent.
-Target: ≤ 60 s for 10,000. Prints one JSON line; the scratch database is dropped unless --keep.
+Target: ≤ 60 s for 10,000. Prints one JSON line (with the server's `synchronous_commit`: apply
+keeps the server's own setting, off on the embedded server); the scratch database is dropped
+unless --keep.
 """
 from __future__ import annotations
 
@@ -88,10 +90,13 @@ def main(argv=None) -> int:
             statuses = dict(cur.fetchall())
             cur.execute("select count(*) from revision_acteur where parent_id is null and identifiant_unique like 'parent_%%'")
             parents = cur.fetchone()[0]
+            cur.execute("show synchronous_commit")
+            synchronous_commit = cur.fetchone()[0]
         result = {"suggestions": args.suggestions, "build_s": round(build_s, 1), "apply_s": round(apply_s, 1),
                   "per_suggestion_ms": round(1000 * apply_s / max(1, args.suggestions), 2),
                   "target_s": 60, "ok": apply_s <= 60 and statuses == {"applied": args.suggestions},
-                  "counts": counts, "statuses": statuses, "parents": parents}
+                  "counts": counts, "statuses": statuses, "parents": parents,
+                  "synchronous_commit": synchronous_commit}
         print(json.dumps(result))
         return 0 if result["ok"] else 1
     finally:
