@@ -2,9 +2,10 @@
 update and the recovery (docs/CONTRACTS.md "Change records", SPEC §3.1 step 6).
 
 Plain parametrized statements (psycopg2 binds the values client side). They used to be PREPAREd once
-per connection; bench/bench_apply.py measured no difference (10,000 suggestions: 23.6 s prepared,
-23.5 s plain), so they are not. Column names come only from `COPYABLE_FIELDS` (a fixed list, never
-from the JSON); every value is a bound parameter.
+per connection; bench/bench_apply.py on 10,000 suggestions measured 23.6 s prepared and 23.5 s plain
+(wall time), and under load 13.8 s prepared, 16.0 s plain of server CPU (the planning) against
+4.75 s, 4.05 s of client CPU: within the noise of the wall time, so the simpler form. Column names
+come only from `COPYABLE_FIELDS` (a fixed list, never from the JSON); every value is a bound parameter.
 """
 from __future__ import annotations
 
