@@ -27,6 +27,9 @@ def pytest_configure(config):
     # the test session's configuration: every module, dbt and Airflow child reads this database
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DP_LOCAL_DIR", str(settings.LOCAL_DIR))
+    # Airflow reads its configuration once, at its first import: whichever test imports it first
+    # (a DAG test, the import-cycle test) must find the test session's metadata database already set
+    os.environ.update(settings.airflow_env(url))
     from data_platform.db.migrate import migrate
 
     migrate()
