@@ -2,8 +2,13 @@
 built once for the module on crafted rows."""
 from __future__ import annotations
 
+import re
+
 import pytest
-from test_dbt_helpers import by_id, connect, dbt, insert_acteurs, insert_revisions, reset
+import yaml
+from test_dbt_helpers import by_id, connect, dbt, insert_acteurs, insert_revisions, reset, rows
+
+from data_platform.settings import DBT_PROJECT_DIR
 
 NORMALISATION = [
     # département: Corsica, overseas, Monaco, lost leading zero, CEDEX, exceptions seed
@@ -77,7 +82,7 @@ def built(database_url):
     reset(conn)
     insert_acteurs(conn, NORMALISATION + CONSOLIDATION)
     insert_revisions(conn, REVISIONS)
-    dbt(["build", "--select", "+int_acteur_normalise", "+displayed_acteur"])
+    dbt(["build", "--select", "+int_acteur_normalise", "+displayed_acteur", "vue_acteur"])
     yield conn
     conn.close()
 
@@ -198,3 +203,33 @@ def test_displayed_layer_hides_children_and_inactive(built):
                    "cma_child_of_inactive"]:
         assert hidden not in displayed
     assert all(r["statut"] == "ACTIF" and r["parent_id"] is None for r in displayed.values())
+
+
+VUE_ACTEUR_COLUMNS = [
+    "identifiant_unique", "identifiant_externe", "source", "acteur_type", "nom", "nom_commercial", "siren", "siret",
+    "adresse", "adresse_complement", "code_postal", "ville", "latitude", "longitude", "telephone", "email", "url",
+    "statut", "parent_id", "est_parent", "nombre_enfants", "source_codes", "cree_le", "modifie_le",
+    "revision_modifie_le"]
+
+
+def test_vue_acteur_columns_follow_the_contract(built):
+    columns = [r["column_name"] for r in rows(
+        built, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'dbt' "
+               "AND table_name = 'vue_acteur' ORDER BY ordinal_position")]
+    assert columns == VUE_ACTEUR_COLUMNS
+
+
+def _declared_unit_tests() -> set[str]:
+    names = set()
+    for path in (DBT_PROJECT_DIR / "models").rglob("*.yml"):
+        names |= {t["name"] for t in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])}
+    return names
+
+
+def test_unit_tests_beside_the_models_all_run_and_pass(built):
+    """The normalization cases live as dbt unit_tests in the models' YAML; every declared one runs and passes."""
+    declared = _declared_unit_tests()
+    assert {"int_acteur_normalise_departement", "int_acteur_normalise_names_and_addresses"} <= declared
+    proc = dbt(["test", "--select", "test_type:unit"])
+    ran = set(re.findall(r"PASS (?:unit_test:\s*)?\S+::(\S+)", proc.stdout))
+    assert ran == declared, proc.stdout[-4000:]
