@@ -233,3 +233,21 @@ def test_unit_tests_beside_the_models_all_run_and_pass(built):
     proc = dbt(["test", "--select", "test_type:unit"])
     ran = set(re.findall(r"PASS (?:unit_test:\s*)?\S+::(\S+)", proc.stdout))
     assert ran == declared, proc.stdout[-4000:]
+
+
+def test_a_displayed_layer_missing_a_parent_fails_its_data_test(built):
+    """assert_actif_children_shown_through_their_parent can fail: drop an ACTIF parent of ACTIF children from the
+    built displayed layer (as a stale or wrong build would) and the test reports it; put it back afterwards."""
+    test = ["test", "--select", "assert_actif_children_shown_through_their_parent"]
+    with built.cursor() as cur:
+        cur.execute("DELETE FROM dbt.displayed_acteur WHERE identifiant_unique = 'parent_p1'")
+    built.commit()
+    try:
+        proc = dbt(test, expect_success=False)
+        assert proc.returncode != 0 and "Got 2 results" in proc.stdout, proc.stdout[-3000:]
+    finally:
+        with built.cursor() as cur:
+            cur.execute("INSERT INTO dbt.displayed_acteur SELECT * FROM dbt.int_acteur_consolide "
+                        "WHERE identifiant_unique = 'parent_p1'")
+        built.commit()
+    dbt(test)
