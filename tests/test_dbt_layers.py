@@ -6,7 +6,17 @@ import re
 
 import pytest
 import yaml
-from test_dbt_helpers import by_id, connect, dbt, insert_acteurs, insert_revisions, reset, rows
+from test_dbt_helpers import (
+    by_id,
+    connect,
+    dbt,
+    insert_acteurs,
+    insert_membership,
+    insert_revisions,
+    insert_run,
+    reset,
+    rows,
+)
 
 from data_platform.settings import DBT_PROJECT_DIR
 
@@ -251,3 +261,28 @@ def test_a_displayed_layer_missing_a_parent_fails_its_data_test(built):
                         "WHERE identifiant_unique = 'parent_p1'")
         built.commit()
     dbt(test)
+
+
+def test_a_pair_outside_its_cluster_fails_the_staging_data_test(built):
+    """assert_pairs_inside_their_cluster (over stg_cluster_pair / stg_cluster_membership) passes on pairs inside
+    their cluster and fails on a pair whose actor is not a member of it."""
+    build = ["build", "--select", "stg_cluster_run", "stg_cluster_membership", "stg_cluster_pair"]
+    insert_run(built, "pairs", {})
+    insert_membership(built, "pairs", {"c1": ["refashion_2a", "refashion_2b"], "c2": ["refashion_974"]})
+    pair = "INSERT INTO cluster_pair (run_id, cluster_id, id_a, id_b, score, details) VALUES ('pairs', %s, %s, %s, 0.9, '{}')"
+    try:
+        with built.cursor() as cur:
+            cur.execute(pair, ("c1", "refashion_2a", "refashion_2b"))
+        built.commit()
+        dbt(build)
+        with built.cursor() as cur:
+            cur.execute(pair, ("c1", "refashion_2a", "refashion_974"))
+        built.commit()
+        proc = dbt(build, expect_success=False)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert re.search(r"FAIL 1 assert_pairs_inside_their_cluster", proc.stdout), proc.stdout[-3000:]
+    finally:
+        with built.cursor() as cur:
+            for table in ("cluster_pair", "cluster_membership", "cluster_run"):
+                cur.execute(f"DELETE FROM {table} WHERE run_id = 'pairs'")
+        built.commit()
