@@ -5,6 +5,10 @@
 About 1 cluster in 5 keeps an existing parent that has a child (verified) and absorbs another
 parent whose child is repointed and which is then deleted; the others create their parent.
 Target: ≤ 60 s for 10,000. Prints one JSON line; the scratch database is dropped unless --keep.
+Besides the wall time it gives the CPU seconds of the applier (`client_cpu_s`) and of its server
+backend (`server_cpu_s`, read from /proc when the server runs on this machine, else null), which
+hold still when other programs load the machine, and the server's `synchronous_commit` (apply keeps
+the server's own setting: off on the embedded server, whatever production says elsewhere).
 """
 from __future__ import annotations
 
@@ -59,6 +63,15 @@ def build(url: str, n: int, seed: int = 7) -> None:
         cur.execute("analyze acteur; analyze revision_acteur; analyze suggestion")  # as autovacuum would
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """utime + stime of process `pid` (Linux /proc), None when not readable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suggestions", type=int, default=10000)
@@ -80,18 +93,30 @@ def main(argv=None) -> int:
 
         from data_platform.suggestions.apply import apply_approved
 
-        t0 = time.monotonic()
-        counts = apply_approved(url)
-        apply_s = time.monotonic() - t0
+        with connect(url) as conn:
+            with conn.cursor() as cur:
+                cur.execute("select pg_backend_pid()")
+                backend = cur.fetchone()[0]
+            conn.commit()
+            server0, client0, t0 = _cpu_seconds(backend), time.process_time(), time.monotonic()
+            counts = apply_approved(conn)
+            apply_s = time.monotonic() - t0
+            client_cpu_s = time.process_time() - client0
+            server1 = _cpu_seconds(backend)
+        server_cpu_s = None if server0 is None or server1 is None else round(server1 - server0, 1)
         with connect(url) as conn, conn.cursor() as cur:
             cur.execute("select statut, count(*) from suggestion group by statut")
             statuses = dict(cur.fetchall())
             cur.execute("select count(*) from revision_acteur where parent_id is null and identifiant_unique like 'parent_%%'")
             parents = cur.fetchone()[0]
+            cur.execute("show synchronous_commit")
+            synchronous_commit = cur.fetchone()[0]
         result = {"suggestions": args.suggestions, "build_s": round(build_s, 1), "apply_s": round(apply_s, 1),
                   "per_suggestion_ms": round(1000 * apply_s / max(1, args.suggestions), 2),
+                  "client_cpu_s": round(client_cpu_s, 1), "server_cpu_s": server_cpu_s,
                   "target_s": 60, "ok": apply_s <= 60 and statuses == {"applied": args.suggestions},
-                  "counts": counts, "statuses": statuses, "parents": parents}
+                  "counts": counts, "statuses": statuses, "parents": parents,
+                  "synchronous_commit": synchronous_commit}
         print(json.dumps(result))
         return 0 if result["ok"] else 1
     finally:

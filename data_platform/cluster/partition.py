@@ -13,6 +13,7 @@ import pandas as pd
 
 from data_platform.cluster.candidates import BlockingKey, candidate_pairs
 from data_platform.cluster.grouping import cluster_ids, group
+from data_platform.cluster.params import RunParams
 from data_platform.cluster.scoring import Arrays, Scored, details_json, score_pairs
 
 SELECTION_COLUMNS = [
@@ -28,12 +29,6 @@ PAIR_COLUMNS = ["cluster_id", "id_a", "id_b", "score", "details"]
 TOP_K = 10
 MIN_COSINE = 0.3
 UNKNOWN_DEPARTEMENT = "inconnu"
-
-
-def _params(params: dict | None) -> dict:
-    from data_platform.cluster.params import validate_params
-
-    return validate_params(params or {})
 
 
 # ---------------------------------------------------------------- one partition, in memory
@@ -64,13 +59,13 @@ def blocking_texts(arr: Arrays) -> list[list[str]]:
     return [nom_adresse, nom_cp, nom_adresse]
 
 
-def score_partition(arr: Arrays, params: dict, workers: int = 1, timings: dict | None = None,
+def score_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
                     min_cosine: float = MIN_COSINE) -> Scored:
     """Candidate pairs of the partition and their scores."""
     t0 = time.perf_counter()
     i, j, _ = candidate_pairs(blocking_texts(arr), BLOCKING_KEYS, min_cosine=min_cosine)
     t1 = time.perf_counter()
-    scored = score_pairs(arr, i, j, params, workers=workers)
+    scored = score_pairs(arr, i, j, params.scoring, workers=workers)
     t2 = time.perf_counter()
     if timings is not None:
         timings["candidates"] = timings.get("candidates", 0.0) + t1 - t0
@@ -79,17 +74,15 @@ def score_partition(arr: Arrays, params: dict, workers: int = 1, timings: dict |
     return scored
 
 
-def group_partition(arr: Arrays, scored: Scored, params: dict, threshold: float | None = None,
+def group_partition(arr: Arrays, scored: Scored, params: RunParams, *, threshold: float,
                     workers: int = 1) -> tuple[np.ndarray, tuple]:
     """Cluster label per row (-1 = alone) and every scored pair (candidates ∪ intra-component)."""
-    threshold = params["threshold"] if threshold is None else threshold
-
     def score_fn(a, b):
-        return score_pairs(arr, a, b, params, workers=workers).score
+        return score_pairs(arr, a, b, params.scoring, workers=workers).score
 
     labels, (ea, eb, es) = group(len(arr), scored.i, scored.j, scored.score, threshold,
                                  source=arr.source, est_parent=arr.est_parent,
-                                 allow_same_source=params.get("allow_same_source", False), score_fn=score_fn)
+                                 allow_same_source=params.allow_same_source, score_fn=score_fn)
     n = len(arr)
     key = np.concatenate([scored.i * n + scored.j, ea * n + eb])
     sc = np.concatenate([scored.score.astype(np.float64), es])
@@ -97,9 +90,10 @@ def group_partition(arr: Arrays, scored: Scored, params: dict, threshold: float 
     return labels, (key // n, key % n, sc[first])
 
 
-def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: tuple, params: dict,
-                     threshold: float, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Membership rows and cluster_pair rows (pairs ≥ threshold inside a final cluster)."""
+def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: tuple, *, threshold: float,
+                     scoring: dict, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Membership rows and cluster_pair rows (pairs ≥ threshold inside a final cluster); `scoring`:
+    `RunParams.scoring`, to rescore the kept pairs with their per-field details."""
     cids = cluster_ids(departement, arr.ids, labels)
     members = np.flatnonzero(labels >= 0)
     memberships = pd.DataFrame({"cluster_id": cids[members], "identifiant_unique": arr.ids[members],
@@ -107,20 +101,21 @@ def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: t
     a, b, s = pairs
     inside = (labels[a] >= 0) & (labels[a] == labels[b]) & (s >= threshold) if len(a) else np.zeros(0, bool)
     a, b = a[inside], b[inside]
-    rescored = score_pairs(arr, a, b, params, workers=workers)  # per-field details of the kept pairs
+    rescored = score_pairs(arr, a, b, scoring, workers=workers)  # per-field details of the kept pairs
     pair_df = pd.DataFrame({"cluster_id": cids[a], "id_a": arr.ids[a], "id_b": arr.ids[b],
                             "score": np.round(rescored.score.astype(np.float64), 6),
                             "details": details_json(rescored, np.arange(len(a)))})
     return memberships, pair_df
 
 
-def cluster_partition(part: pd.DataFrame, departement: str, params: dict, workers: int = 1,
+def cluster_partition(part: pd.DataFrame, departement: str, params: RunParams, workers: int = 1,
                       timings: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     arr = prepare(part)
     scored = score_partition(arr, params, workers=workers, timings=timings)
     t0 = time.perf_counter()
-    labels, pairs = group_partition(arr, scored, params, workers=workers)
-    out = partition_output(arr, departement, labels, pairs, params, params["threshold"], workers=workers)
+    labels, pairs = group_partition(arr, scored, params, threshold=params.threshold, workers=workers)
+    out = partition_output(arr, departement, labels, pairs, threshold=params.threshold, scoring=params.scoring,
+                           workers=workers)
     if timings is not None:
         timings["grouping"] = timings.get("grouping", 0.0) + time.perf_counter() - t0
     return out
@@ -143,15 +138,15 @@ def partitions_of(df: pd.DataFrame):
         yield d, part
 
 
-def cluster_frame(df: pd.DataFrame, params: dict | None = None, workers: int = 1,
+def cluster_frame(df: pd.DataFrame, params: RunParams | None = None, workers: int = 1,
                   stats: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cluster every partition of a selection-shaped DataFrame in memory.
 
     Returns (memberships[cluster_id, identifiant_unique, departement],
              pairs[cluster_id, id_a, id_b, score, details]) sorted by cluster_id then ids.
-    `stats` (optional dict) receives stage seconds and per-partition seconds.
+    `params`: the defaults when None. `stats` (optional dict) receives stage seconds and per-partition seconds.
     """
-    params = _params(params)
+    params = RunParams() if params is None else params
     memberships, pairs = [], []
     timings: dict = {}
     part_seconds: dict = {}
@@ -168,10 +163,9 @@ def cluster_frame(df: pd.DataFrame, params: dict | None = None, workers: int = 1
     return out
 
 
-def labels_at_thresholds(df: pd.DataFrame, params: dict | None, thresholds, workers: int = 1) -> dict:
+def labels_at_thresholds(df: pd.DataFrame, params: RunParams, thresholds, workers: int = 1) -> dict:
     """{threshold: Series identifiant_unique → cluster key ('' = alone)}: candidates and scores are
     computed once per partition, only the grouping is redone per threshold (evaluate's table)."""
-    params = _params(params)
     out = {t: [] for t in thresholds}
     for d, part in partitions_of(df):
         arr = prepare(part)
@@ -234,15 +228,6 @@ def read_selection(conn, run_id: str, departements: list[str]) -> pd.DataFrame:
     return fetch_df(conn, query, [list(departements)] + ([run_id] if has_run else []))
 
 
-def _run_params(conn, run_id: str) -> dict:
-    with conn.cursor() as cur:
-        cur.execute("select params from cluster_run where run_id = %s", [run_id])
-        row = cur.fetchone()
-    if row is None:
-        raise ValueError(f"unknown cluster run {run_id!r}")
-    return row[0] or {}
-
-
 def write_results(conn, run_id: str, departements: list[str], memberships: pd.DataFrame,
                   pairs: pd.DataFrame) -> None:
     """Replace the run's rows of these départements (caller's transaction)."""
@@ -260,7 +245,7 @@ def write_results(conn, run_id: str, departements: list[str], memberships: pd.Da
         copy_dataframe(conn, "cluster_pair", pairs.assign(run_id=run_id)[["run_id"] + PAIR_COLUMNS])
 
 
-def cluster_batch(run_id: str, departements: list[str], params: dict | None = None, workers: int = 1,
+def cluster_batch(run_id: str, departements: list[str], params: RunParams, workers: int = 1,
                   url: str | None = None) -> dict:
     """Cluster the run's selection for these départements and store memberships and pairs.
 
@@ -272,7 +257,6 @@ def cluster_batch(run_id: str, departements: list[str], params: dict | None = No
     departements = sorted(set(departements))
     t0 = time.perf_counter()
     with connect(url) as conn:
-        params = _params(params if params is not None else _run_params(conn, run_id))
         df = read_selection(conn, run_id, departements)
     t_read = time.perf_counter() - t0
     stats: dict = {}

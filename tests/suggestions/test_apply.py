@@ -188,20 +188,20 @@ def test_crash_mid_suggestion_leaves_nothing_half_written(db, database_url, monk
     [sid] = sample.add_suggestions(db, cid, [spec], statut="approved")
     db.commit()
 
-    from data_platform.suggestions import apply as apply_mod
+    from data_platform.suggestions.apply import runner
 
     def crashing(cur, changes, *args):
         cur.execute("insert into revision_acteur (identifiant_unique, parent_id) values (%s, null)",
                     (spec["contexte"]["parent"]["identifiant_unique"],))
         raise KeyboardInterrupt("process killed mid-suggestion")  # not an Exception: the run dies
 
-    monkeypatch.setattr(apply_mod, "apply_changes", crashing)
+    monkeypatch.setattr(runner, "apply_changes", crashing)
     with pytest.raises(KeyboardInterrupt):
         apply_approved(database_url)
     assert _status(db, sid)[0] == "approved"  # not stuck in applying
     assert _rev(db, spec["contexte"]["parent"]["identifiant_unique"]) is None
 
-    monkeypatch.setattr(apply_mod, "apply_changes", apply_changes)
+    monkeypatch.setattr(runner, "apply_changes", apply_changes)
     assert apply_approved(database_url)["applied"] == 1
 
 
@@ -240,7 +240,7 @@ def test_two_concurrent_runs_apply_each_suggestion_once(db, database_url):
 
 
 def test_fingerprint_in_apply_matches_the_shared_one(db):
-    from data_platform.suggestions.apply import _CLAIM_AND_STATE
+    from data_platform.suggestions.apply.statements import CLAIM_AND_STATE
     from data_platform.suggestions.fingerprint import data_fingerprints, state_digest
 
     members = _orphans(db, "fp", 3)
@@ -250,8 +250,56 @@ def test_fingerprint_in_apply_matches_the_shared_one(db):
     expected = data_fingerprints(db, {"k": ids})["k"]
     with db.cursor() as cur:
         # apply's own statement (claim + members' state), digested as apply does
-        cur.execute(_CLAIM_AND_STATE, {"id": -1, "keys": ["k"] * len(ids), "ids": ids})
+        cur.execute(CLAIM_AND_STATE, {"id": -1, "keys": ["k"] * len(ids), "ids": ids})
         rows = cur.fetchall()
         assert rows[0][0] == 0  # nothing claimed: no such suggestion
         assert state_digest([r[2:] for r in rows if r[1] is not None]) == expected
     db.rollback()
+
+
+def test_one_statement_per_change_type_of_the_records():
+    from data_platform.changes.records import CHANGE_TYPES
+    from data_platform.suggestions.apply import group_changes, statements
+
+    assert list(statements.BY_TYPE) == list(CHANGE_TYPES)
+    assert list(group_changes([])) == list(CHANGE_TYPES)
+
+
+def test_tampered_change_fails_naming_actor_and_field(db):
+    members = _orphans(db, "t", 2)
+    cid = sample.create_cohorte(db, "run-t")
+    spec = sample.cluster_spec(members)
+    spec["changes"][0]["data"]["identifiant_externe"] = "pirate"  # an identity field in a parent's data
+    [sid] = sample.add_suggestions(db, cid, [spec], statut="approved")
+    db.commit()
+
+    counts = apply_approved(db)
+    assert counts["failed"] == 1 and counts["applied"] == 0
+    statut, erreur, _ = _status(db, sid)
+    pid = spec["contexte"]["parent"]["identifiant_unique"]
+    assert statut == "failed" and pid in erreur and "identifiant_externe" in erreur
+    assert _rev(db, pid) is None and _rev(db, members[0]["identifiant_unique"]) is None
+
+
+def test_apply_keeps_the_servers_synchronous_commit(db, database_url, monkeypatch):
+    """Issue 13 item 9: against a server whose default is durable (as in production) the suggestion
+    is committed with synchronous_commit on; only the embedded server's own configuration turns it off."""
+    members = _orphans(db, "sc", 2)
+    cid = sample.create_cohorte(db, "run-sc")
+    [sid] = sample.add_suggestions(db, cid, [sample.cluster_spec(members)], statut="approved")
+    db.commit()
+
+    from data_platform.suggestions.apply import runner
+
+    seen = []
+
+    def spying(cur, changes, *args):
+        cur.execute("select current_setting('synchronous_commit')")
+        seen.append(cur.fetchone()[0])
+        return apply_changes(cur, changes, *args)
+
+    monkeypatch.setattr(runner, "apply_changes", spying)
+    durable_url = database_url + ("&" if "?" in database_url else "?") + "options=-c%20synchronous_commit%3Don"
+    assert apply_approved(durable_url)["applied"] == 1
+    assert seen == ["on"]
+    assert _status(db, sid)[0] == "applied"
