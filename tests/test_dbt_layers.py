@@ -2,8 +2,23 @@
 built once for the module on crafted rows."""
 from __future__ import annotations
 
+import re
+
 import pytest
-from test_dbt_helpers import by_id, connect, dbt, insert_acteurs, insert_revisions, reset
+import yaml
+from test_dbt_helpers import (
+    by_id,
+    connect,
+    dbt,
+    insert_acteurs,
+    insert_membership,
+    insert_revisions,
+    insert_run,
+    reset,
+    rows,
+)
+
+from data_platform.settings import DBT_PROJECT_DIR
 
 NORMALISATION = [
     # département: Corsica, overseas, Monaco, lost leading zero, CEDEX, exceptions seed
@@ -77,7 +92,7 @@ def built(database_url):
     reset(conn)
     insert_acteurs(conn, NORMALISATION + CONSOLIDATION)
     insert_revisions(conn, REVISIONS)
-    dbt(["build", "--select", "+int_acteur_normalise", "+displayed_acteur"])
+    dbt(["build", "--select", "+int_acteur_normalise", "+displayed_acteur", "vue_acteur"])
     yield conn
     conn.close()
 
@@ -198,3 +213,76 @@ def test_displayed_layer_hides_children_and_inactive(built):
                    "cma_child_of_inactive"]:
         assert hidden not in displayed
     assert all(r["statut"] == "ACTIF" and r["parent_id"] is None for r in displayed.values())
+
+
+VUE_ACTEUR_COLUMNS = [
+    "identifiant_unique", "identifiant_externe", "source", "acteur_type", "nom", "nom_commercial", "siren", "siret",
+    "adresse", "adresse_complement", "code_postal", "ville", "latitude", "longitude", "telephone", "email", "url",
+    "statut", "parent_id", "est_parent", "nombre_enfants", "source_codes", "cree_le", "modifie_le",
+    "revision_modifie_le"]
+
+
+def test_vue_acteur_columns_follow_the_contract(built):
+    columns = [r["column_name"] for r in rows(
+        built, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'dbt' "
+               "AND table_name = 'vue_acteur' ORDER BY ordinal_position")]
+    assert columns == VUE_ACTEUR_COLUMNS
+
+
+def _declared_unit_tests() -> set[str]:
+    names = set()
+    for path in (DBT_PROJECT_DIR / "models").rglob("*.yml"):
+        names |= {t["name"] for t in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])}
+    return names
+
+
+def test_unit_tests_beside_the_models_all_run_and_pass(built):
+    """The normalization cases live as dbt unit_tests in the models' YAML; every declared one runs and passes."""
+    declared = _declared_unit_tests()
+    assert {"int_acteur_normalise_departement", "int_acteur_normalise_names_and_addresses"} <= declared
+    proc = dbt(["test", "--select", "test_type:unit"])
+    ran = set(re.findall(r"PASS (?:unit_test:\s*)?\S+::(\S+)", proc.stdout))
+    assert ran == declared, proc.stdout[-4000:]
+
+
+def test_a_displayed_layer_missing_a_parent_fails_its_data_test(built):
+    """assert_actif_children_shown_through_their_parent can fail: drop an ACTIF parent of ACTIF children from the
+    built displayed layer (as a stale or wrong build would) and the test reports it; put it back afterwards."""
+    test = ["test", "--select", "assert_actif_children_shown_through_their_parent"]
+    with built.cursor() as cur:
+        cur.execute("DELETE FROM dbt.displayed_acteur WHERE identifiant_unique = 'parent_p1'")
+    built.commit()
+    try:
+        proc = dbt(test, expect_success=False)
+        assert proc.returncode != 0 and "Got 2 results" in proc.stdout, proc.stdout[-3000:]
+    finally:
+        with built.cursor() as cur:
+            cur.execute("INSERT INTO dbt.displayed_acteur SELECT * FROM dbt.int_acteur_consolide "
+                        "WHERE identifiant_unique = 'parent_p1'")
+        built.commit()
+    dbt(test)
+
+
+def test_a_pair_outside_its_cluster_fails_the_staging_data_test(built):
+    """assert_pairs_inside_their_cluster (over stg_cluster_pair / stg_cluster_membership) passes on pairs inside
+    their cluster and fails on a pair whose actor is not a member of it."""
+    build = ["build", "--select", "stg_cluster_run", "stg_cluster_membership", "stg_cluster_pair"]
+    insert_run(built, "pairs", {})
+    insert_membership(built, "pairs", {"c1": ["refashion_2a", "refashion_2b"], "c2": ["refashion_974"]})
+    pair = "INSERT INTO cluster_pair (run_id, cluster_id, id_a, id_b, score, details) VALUES ('pairs', %s, %s, %s, 0.9, '{}')"
+    try:
+        with built.cursor() as cur:
+            cur.execute(pair, ("c1", "refashion_2a", "refashion_2b"))
+        built.commit()
+        dbt(build)
+        with built.cursor() as cur:
+            cur.execute(pair, ("c1", "refashion_2a", "refashion_974"))
+        built.commit()
+        proc = dbt(build, expect_success=False)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert re.search(r"FAIL 1 assert_pairs_inside_their_cluster", proc.stdout), proc.stdout[-3000:]
+    finally:
+        with built.cursor() as cur:
+            for table in ("cluster_pair", "cluster_membership", "cluster_run"):
+                cur.execute(f"DELETE FROM {table} WHERE run_id = 'pairs'")
+        built.commit()

@@ -95,6 +95,8 @@ def selections(database_url):
 
 def test_columns_follow_the_contract(selections):
     assert selections["_columns"] == CONTRACT_COLUMNS
+    # no run_id column (dbt_project/README.md "Run id and parameters"): the table holds the run last built
+    assert "run_id" not in selections["_columns"]
 
 
 def test_indexed_on_departement(selections):

@@ -164,16 +164,20 @@ def test_other_sources_untouched(ingest_db, options):
 
 
 def test_dbt_models_cover_every_configured_source():
-    """Adding a source file means adding its staging model and listing it in the dbt models."""
-    import re
+    """Adding a source file means adding its staging model and listing it in var ingest_sources, the one list
+    the dbt models loop over (dbt_project.yml)."""
+    import yaml
 
     from data_platform.ingest.pipeline import MODELS_DIR
 
     codes = sorted(c.code for c in load_sources())
     assert sorted(p.stem.removeprefix("ingest_stg_") for p in MODELS_DIR.glob("ingest_stg_*.sql")) == codes
+    project = yaml.safe_load((MODELS_DIR.parents[1] / "dbt_project.yml").read_text())
+    assert sorted(project["vars"]["ingest_sources"]) == codes
     for name in ("ingest_acteur_standard.sql", "ingest_acteur_diff.sql"):
-        listed = re.search(r"\[('refashion'[^\]]*)\]", (MODELS_DIR / name).read_text()).group(1)
-        assert sorted(x.strip(" '") for x in listed.split(",")) == codes, name
+        sql = (MODELS_DIR / name).read_text()
+        assert "{%- for code in var('ingest_sources') %}" in sql, name
+        assert not [c for c in codes if f"'{c}'" in sql], name  # no second list of the sources
     sources_yml = (MODELS_DIR / "_ingest_sources.yml").read_text()
     assert all(f"name: stg_{c}\n" in sources_yml for c in codes)
 

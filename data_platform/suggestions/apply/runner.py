@@ -164,12 +164,12 @@ def displayed_models_exist() -> bool:
 def rebuild_displayed_layer() -> dict:
     """Rebuild dbt.vue_acteur and dbt.displayed_acteur after applying.
 
-    `+displayed_acteur` also builds their (light) upstream views when missing; `cautious` runs
-    only the data tests whose every parent is selected (not the per-run clustering marts')."""
+    Selector `displayed` (dbt_project/selectors.yml): `+displayed_acteur` plus `vue_acteur`, both built from
+    int_acteur_consolide; only the data tests whose every parent is selected run (not the per-run marts')."""
     if not displayed_models_exist():
         log.warning("dbt models vue_acteur/displayed_acteur not found: displayed layer not rebuilt")
         return {"rebuilt": False, "reason": "models vue_acteur/displayed_acteur absent"}
     from data_platform.dbt_runner import run_dbt
 
-    run_dbt(["build", "--select", "+displayed_acteur", "--indirect-selection", "cautious"])
+    run_dbt(["build", "--selector", "displayed"])
     return {"rebuilt": True}

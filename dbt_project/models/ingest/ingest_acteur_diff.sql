@@ -1,11 +1,11 @@
 -- The diff between each source's latest feed and public.acteur (see _ingest_sources.yml).
 -- One group of arms per source, each with a constant `source`: the apply's `where source = ...`
 -- prunes every other source's arms at planning time, so one source's diff reads only its own feed
--- and its own actors (index on acteur.source).
+-- and its own actors (index on acteur.source). The sources: var ingest_sources (dbt_project.yml).
 {{ config(materialized='view') }}
 {%- set fields = ['identifiant_externe', 'acteur_type', 'nom', 'nom_commercial', 'siren', 'siret', 'adresse',
                   'adresse_complement', 'code_postal', 'ville', 'latitude', 'longitude', 'telephone', 'email', 'url'] %}
-{%- for code in ['refashion', 'ecosystem', 'ecomaison', 'corepile', 'batribox', 'aliapur', 'sinoe'] %}
+{%- for code in var('ingest_sources') %}
 -- {{ code }}: new
 select
     'new'::text as change_type, s.identifiant_unique, '{{ code }}'::text as source,

@@ -3,7 +3,7 @@
     pre_hook=["set local work_mem = '512MB'"],
     post_hook=["create unique index on {{ this }} (identifiant_unique)", "analyze {{ this }}"],
 ) }}
-{#- One row per actor of vue_acteur with its normalized fields (SPEC §3.1 step 2).
+{#- One row per actor of int_acteur_consolide with its normalized fields (SPEC §3.1 step 2).
 
     nom_norm, nom_commercial_norm: normalize_text, then word by word: abbreviations expanded (seed, scope
     'all'), legal forms and stop words dropped (seeds; a word is dropped when it or its expansion is one),
@@ -20,7 +20,7 @@
     telephone_norm 10 digits starting with 0 or '' (+33/0033/33 prefixes → 0).
     Measured: 26–34 s for 505,000 actors on 2 cores shared with other jobs (dbt_project/README.md). -#}
 with vue as (
-    select * from {{ ref('vue_acteur') }}
+    select * from {{ ref('int_acteur_consolide') }}
 ),
 
 villes as (
