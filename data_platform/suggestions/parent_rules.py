@@ -34,7 +34,7 @@ candidates as (
     select
         ''::text as cluster_id,
         m ->> 'identifiant_unique' as identifiant_unique,
-        (m ->> 'identifiant_unique') = %(kept)s as is_kept_parent,
+        (m ->> 'identifiant_unique') is not distinct from %(kept)s as is_kept_parent,
         'ACTIF'::text as statut,
         coalesce(m ->> 'source', '') as source,
         {%- for f in text_fields %}
@@ -48,7 +48,7 @@ candidates as (
         coalesce(m -> 'norm' ->> 'siret_norm', '') as siret_norm,
         coalesce(m -> 'norm' ->> 'siren_norm', '') as siren_norm
     from jsonb_array_elements(%(membres)s::jsonb) as m
-    where not coalesce((m ->> 'est_parent')::boolean, false) or (m ->> 'identifiant_unique') = %(kept)s
+    where not coalesce((m ->> 'est_parent')::boolean, false) or (m ->> 'identifiant_unique') is not distinct from %(kept)s
 ),
 chosen as (
     {{ parent_data('candidates', 'p') }}
