@@ -6,7 +6,7 @@ the statement with bound values. There is no other copy of the rules.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import jinja2
 
@@ -15,7 +15,7 @@ from data_platform import settings
 MACROS = settings.DBT_PROJECT_DIR / "macros" / "parent_rules.sql"
 
 
-@lru_cache(maxsize=None)
+@cache
 def render(template: str) -> str:
     """`template` (Jinja calling the macros of parent_rules.sql) rendered to SQL text."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
