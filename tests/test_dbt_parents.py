@@ -96,7 +96,8 @@ def runs(database_url):
         insert_run(conn, run_id, params)
         insert_membership(conn, run_id, CLUSTERS)
         if i == 0:
-            dbt(["build", "--select", "+cluster_changes"], run_id=run_id)
+            # cluster_selection too: the suggestions view of the cluster_parents selector reads it
+            dbt(["build", "--select", "+cluster_changes", "+cluster_selection"], run_id=run_id)
         else:
             dbt(["build", "--selector", "cluster_parents"], run_id=run_id)
         result[run_id] = {
@@ -243,3 +244,42 @@ def test_data_only_on_create_and_keep_rows(runs):
         else:
             assert c["data"] is None and c["origine"] is None
     assert all(c["run_id"] == "par_1" for c in runs["par_1"]["changes"])
+
+
+# --- the same rule outside dbt (remove-member, data_platform.suggestions.parent_rules) ------------------------
+
+def _context_members(conn, ids, kept=None):
+    """Members in the shape of suggestion.contexte.membres, with every copyable field in raw."""
+    fields = ["nom", "nom_commercial", "siren", "siret", "adresse", "adresse_complement", "code_postal", "ville",
+              "latitude", "longitude", "telephone", "email", "url", "acteur_type"]
+    found = rows(conn, "SELECT * FROM dbt.int_acteur_normalise WHERE identifiant_unique = ANY(%s)", (ids,))
+    return [{"identifiant_unique": r["identifiant_unique"], "source": r["source"] or "",
+             "est_parent": r["identifiant_unique"] == kept, "raw": {f: r[f] for f in fields},
+             "norm": {f: r[f] for f in ("code_postal_norm", "siret_norm", "siren_norm")}} for r in found]
+
+
+@pytest.mark.parametrize("run_id", list(RUNS))
+@pytest.mark.parametrize("cluster_id, actors, kept", [
+    ("c_create", CREATE_MEMBERS, None),
+    ("c_keep_one", ["parent_k", "sinoe_k2", "refashion_k1"], "parent_k"),
+])
+def test_remove_member_rule_is_the_dbt_rule(runs, database_url, run_id, cluster_id, actors, kept):
+    import json
+
+    from data_platform.suggestions.parent_rules import rebuild_sql
+
+    params = RUNS[run_id]
+    conn = connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(rebuild_sql(), {
+                "priority": params["parent_source_priority"], "excluded": params["parent_excluded_sources"],
+                "keep": params["keep_parent_data"], "kept": kept,
+                "membres": json.dumps(_context_members(conn, actors, kept)), "ids": CREATE_MEMBERS})
+            data, origine, created_id = cur.fetchone()
+        conn.rollback()
+    finally:
+        conn.close()
+    expected = runs[run_id]["data"][cluster_id]
+    assert (data, origine) == (expected["data"], expected["origine"])
+    assert created_id == NEW_PARENT

@@ -1,8 +1,12 @@
-"""write_suggestions on a crafted run: exact suggestions, one transaction, re-runs, rejections, dry run."""
+"""write_suggestions on a crafted run: exact suggestions, one transaction, re-runs, rejections, dry run.
+
+The run's dbt relations cluster_changes and cluster_selection are crafted here; dbt builds the consolidated
+layer and the view cluster_suggestions (the one the writer reads) on top of them, once per test."""
 import json
 
 import psycopg2.extensions
 import pytest
+from test_dbt_helpers import dbt
 
 from data_platform.suggestions.fingerprint import data_fingerprints, members_key
 from data_platform.suggestions.write import CohortExistsError, write_suggestions
@@ -71,6 +75,11 @@ SELECTION = [
 ]
 
 
+def build_views():
+    """dbt: the consolidated layer (children's context) and the suggestions view over the crafted tables."""
+    dbt(["run", "--select", "+vue_acteur", "cluster_suggestions"])
+
+
 def add_run(conn, run_id, changes=CHANGES, pairs=PAIRS):
     """A cluster_run with its membership, pairs and dbt change rows (the acteurs must exist)."""
     with conn.cursor() as cur:
@@ -106,6 +115,7 @@ def world(db):
         cur.execute(DBT_DDL)
         cur.executemany("insert into dbt.cluster_selection values (" + ", ".join(["%s"] * 23) + ")", SELECTION)
     db.commit()
+    build_views()
     add_run(db, RUN)
     return db
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from data_platform.cluster.params import DEFAULT_PARAMS
 from data_platform.suggestions.fingerprint import data_fingerprints, members_key
+from data_platform.suggestions.parent_rules import rebuild_sql
 
 TO_REVIEW = "to_review"
 APPROVE, REJECT, REMOVE_MEMBER = "approve", "reject", "remove_member"
 TARGET = {APPROVE: "approved", REJECT: "rejected"}
-DEFAULT_PRIORITY = ["sinoe", "refashion", "ecosystem", "ecomaison", "corepile", "batribox", "aliapur", "cma",
-                    "cyclevia", "ecodds", "cyclamed", "communaute"]
 
 
 @dataclass
@@ -74,30 +74,37 @@ class RemoveRefused(Exception):
     pass
 
 
-def _rebuild_parent_data(parent: dict, members: list[dict], removed: str, params: dict) -> tuple[dict, dict]:
-    """Fields whose value came from the removed member: next non-empty value by source priority."""
+COORDINATES = {"latitude", "longitude"}  # one group: replaced together, never mixed
+
+
+def _rebuild_parent(conn, parent: dict, members: list[dict], dropped: set[str], orphan_ids: list[str],
+                    params: dict) -> tuple[dict, dict, str]:
+    """The parent's fields whose value came from a dropped actor, chosen again among `members` by the rule of
+    dbt's cluster_parent_data (macro parent_data, rendered by `parent_rules`), and the id of a parent created
+    from `orphan_ids` (macro created_parent_id): one statement. Fields that came from a remaining actor are
+    kept as they are (the context does not carry every copyable field)."""
+    # RunParams (cluster/params.py) should give these three once it exists; the cohort's parameters today
+    defaults = DEFAULT_PARAMS
+    keep = params.get("keep_parent_data", defaults["keep_parent_data"])
+    with conn.cursor() as cur:
+        cur.execute(rebuild_sql(), {
+            "priority": list(params.get("parent_source_priority") or defaults["parent_source_priority"]),
+            "excluded": list(params.get("parent_excluded_sources") or []),
+            "keep": bool(keep), "kept": parent.get("identifiant_unique") if parent.get("action") == "keep" else None,
+            "membres": json.dumps(members), "ids": sorted(orphan_ids)})
+        new_data, new_origine, created_id = cur.fetchone()
+    new_data, new_origine = _loads(new_data) or {}, _loads(new_origine) or {}
     data = dict(parent.get("data") or {})
     origine = dict(parent.get("origine") or {})
-    priority = list(params.get("parent_source_priority") or DEFAULT_PRIORITY)
-    excluded = set(params.get("parent_excluded_sources") or [])
-
-    def rank(m):
-        if m.get("est_parent"):
-            return (-1 if params.get("keep_parent_data", True) else len(priority) + 1, m["identifiant_unique"])
-        src = m.get("source") or ""
-        return (priority.index(src) if src in priority else len(priority), m["identifiant_unique"])
-
-    candidates = sorted((m for m in members if (m.get("source") or "") not in excluded or m.get("est_parent")),
-                        key=rank)
-    for f in [f for f, who in origine.items() if who == removed]:
+    redo = {f for f, who in origine.items() if who in dropped}
+    if redo & COORDINATES:
+        redo |= COORDINATES
+    for f in redo:
         data.pop(f, None)
         origine.pop(f, None)
-        for m in candidates:
-            v = (m.get("raw") or {}).get(f)
-            if v not in (None, ""):
-                data[f], origine[f] = v, m["identifiant_unique"]
-                break
-    return data, origine
+        if f in new_data:
+            data[f], origine[f] = new_data[f], new_origine[f]
+    return data, origine, created_id
 
 
 def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "") -> dict:
@@ -106,8 +113,9 @@ def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "
     `membres` follows the writer's convention (every actor of the changes, the parent to create
     included). Removing an orphan drops its change; removing a parent that was to be deleted
     drops its deletion and its children's repoints (they stay with it). The parent's data fields
-    that came from the removed actor are chosen again among the others (cohort's source
-    priority); a created parent's id follows the remaining actors. Then membres, taille, sources,
+    that came from a removed actor are chosen again among the others by the rule of dbt's
+    cluster_parent_data (the same SQL: macros/parent_rules.sql, the cohort's parameters); a created
+    parent's id follows the remaining actors (macro created_parent_id, as cluster_parent_choice). Then membres, taille, sources,
     score (weakest remaining pair), empreinte_membres and empreinte_donnees are recomputed.
     It stays `to_review` while it still merges something (a created parent with two actors or
     more, a kept parent with at least one actor joining it); otherwise it becomes `rejected`.
@@ -117,7 +125,6 @@ def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "
     when the actors changed since the suggestion was made (it is stale: reject it)."""
     from django.db import connection, transaction
 
-    from data_platform.suggestions.sample import new_parent_id
     from data_platform.webapp.acteurs.models import RevisionActeur
     from data_platform.webapp.suggestions.models import Suggestion, SuggestionDecision
 
@@ -157,15 +164,16 @@ def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "
         changes = [c for c in changes if c.get("identifiant_unique") not in dropped]
         ctx_members = [m for m in ctx.get("membres", []) if m.get("identifiant_unique") not in dropped]
         pairs = [p for p in ctx.get("paires", []) if not dropped & {p.get("id_a"), p.get("id_b")}]
-        data, origine = _rebuild_parent_data(parent, ctx_members, member_id, s.cohorte.parametres or {})
+        orphans = [c["identifiant_unique"] for c in changes if c.get("type") == "acteur_update_parent_id"]
+        data, origine, created_id = _rebuild_parent(_raw(connection), parent, ctx_members, dropped, orphans,
+                                                    _loads(s.cohorte.parametres) or {})
 
         joining = [c["identifiant_unique"] for c in changes
                    if c.get("type") in ("acteur_update_parent_id", "acteur_delete_as_parent")]
         still_merges = len(joining) >= 2 if parent.get("action") == "create" else len(joining) >= 1
         new_pid = parent_id
         if parent.get("action") == "create" and still_merges:
-            new_pid = new_parent_id(c["identifiant_unique"] for c in changes
-                                    if c.get("type") == "acteur_update_parent_id")
+            new_pid = created_id
         for c in changes:
             if c.get("type") in ("acteur_create_as_parent", "acteur_keep_as_parent"):
                 c["data"] = data

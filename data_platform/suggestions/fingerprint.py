@@ -2,32 +2,51 @@
 
 Computed for many clusters in one query: a suggestion is stale when the state of one of its actors
 (imported row, revision row, parent link, status) changed after it was made.
+
+One definition, in SQL: ACTEUR_STATE is an actor's state; `digest_sql(wanted)` hashes the states of the
+actors of every cluster of a relation `wanted(key, id)` in the database (sha256 of the lines
+"<id>=<state>\\n" in id order). `data_fingerprints` runs it on bound arrays, the suggestion writer on the
+members of the run's clusters (inside its insert … select). The apply step reads the same states
+(STATE_SQL, joined to its claim) and digests them with `state_digest`, which gives the same hash
+(tests/test_apply.py checks it).
 """
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 
-STATE_SQL = """
-with wanted as (
-    select t.key, t.id from unnest(%(keys)s::text[], %(ids)s::text[]) as t(key, id)
-)
-select w.key, w.id,
-       coalesce(a.modifie_le::text, '-') || '|' || coalesce(r.modifie_le::text, '-') || '|'
-       || coalesce(r.parent_id, '-') || '|' || coalesce(a.statut, '-') || '|' || coalesce(r.statut, '-')
-from wanted w
+# an actor's state; `a` = acteur, `r` = revision_acteur (either may be missing)
+ACTEUR_STATE = ("coalesce(a.modifie_le::text, '-') || '|' || coalesce(r.modifie_le::text, '-') || '|' "
+                "|| coalesce(r.parent_id, '-') || '|' || coalesce(a.statut, '-') || '|' || coalesce(r.statut, '-')")
+
+_STATES_OF = """
+from {wanted} w
 left join acteur a on a.identifiant_unique = w.id
 left join revision_acteur r on r.identifiant_unique = w.id
-order by w.key, w.id
 """
+
+_WANTED_ARRAYS = "(select t.key, t.id from unnest(%(keys)s::text[], %(ids)s::text[]) as t(key, id))"
+
+# one row per (key, id), in the order the digest reads them
+STATE_SQL = ("select w.key, w.id, " + ACTEUR_STATE + _STATES_OF.format(wanted=_WANTED_ARRAYS)
+             + "order by w.key, w.id")
+
+
+def digest_sql(wanted: str) -> str:
+    """`select key, empreinte_donnees` for every key of `wanted` (a parenthesized subquery or a relation
+    with columns key, id): the clusters' data fingerprints, computed by PostgreSQL."""
+    return ("select w.key, encode(sha256(convert_to(coalesce(string_agg(w.id || '=' || " + ACTEUR_STATE
+            + " || E'\\n', '' order by w.id), ''), 'UTF8')), 'hex') as empreinte_donnees"
+            + _STATES_OF.format(wanted=wanted) + "group by w.key")
 
 
 def members_key(ids: Iterable[str]) -> str:
+    """sha256 of the sorted ids joined by "\\n" (the SQL side: dbt model cluster_suggestions)."""
     return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
 
 def state_digest(states: Iterable[tuple[str, str]]) -> str:
-    """sha256 of (identifiant_unique, state) pairs, in STATE_SQL's order: one cluster's data fingerprint."""
+    """sha256 of (identifiant_unique, state) pairs, in STATE_SQL's order: what digest_sql computes."""
     digest = hashlib.sha256()
     for ident, state in states:
         digest.update(f"{ident}={state}\n".encode())
@@ -41,9 +60,8 @@ def data_fingerprints(conn, clusters: Mapping[str, Sequence[str]]) -> dict[str, 
         for m in members:
             keys.append(key)
             ids.append(m)
-    states: dict[str, list[tuple[str, str]]] = {key: [] for key in clusters}
+    out = {key: hashlib.sha256().hexdigest() for key in clusters}  # a cluster without members
     with conn.cursor() as cur:
-        cur.execute(STATE_SQL, {"keys": keys, "ids": ids})
-        for key, ident, state in cur:
-            states[key].append((ident, state))
-    return {key: state_digest(rows) for key, rows in states.items()}
+        cur.execute(digest_sql(_WANTED_ARRAYS), {"keys": keys, "ids": ids})
+        out.update(cur.fetchall())
+    return out

@@ -3,7 +3,8 @@
     - one or more existing parents among the members → keep one: ACTIF first, then most children, then the
       smallest identifiant_unique (code-point order, collate "C": never the database's return order);
       exactly one existing parent is therefore always kept;
-    - none → create 'parent_' + first 24 hex chars of md5(sorted member ids joined by '|'). -#}
+    - none → create 'parent_' + first 24 hex chars of md5(sorted member ids joined by '|') (macro
+      created_parent_id, macros/parent_rules.sql, also used by the review admin's remove-member). -#}
 with membership as (
     select cm.cluster_id, cm.identifiant_unique
     from {{ source('app', 'cluster_membership') }} as cm
@@ -23,8 +24,7 @@ existing_parent as (
 new_parent as (
     select
         cluster_id,
-        'parent_' || left(md5(string_agg(identifiant_unique, '|' order by identifiant_unique collate "C")), 24)
-            as parent_id
+        {{ created_parent_id('identifiant_unique') }} as parent_id
     from membership
     group by cluster_id
 )
