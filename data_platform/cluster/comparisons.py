@@ -109,15 +109,15 @@ def strip_city(names: np.ndarray, villes: np.ndarray) -> np.ndarray:
     Lorient → 'norauto', 'leroy merlin paris 2e arrondissement' → 'leroy merlin'); unchanged when
     nothing would be left."""
     def one(pair: str) -> str:
-        name, _, ville = pair.partition("\x00")
+        name, _, ville = pair.partition("\x1f")
         drop = set(ville.split()) - {"saint", "sainte", "sur", "sous"}
         kept = _TRAILING_PLACE.sub("", " ".join(w for w in name.split() if w not in drop)).strip()
         return kept or name
     both = names != ""
     out = names.copy()
     if both.any():
-        out[both] = _map_unique(np.char.add(np.char.add(names[both].astype(str), "\x00"),
-                                            villes[both].astype(str)).astype(object), one)
+        joined = pd.Series(names[both], dtype=object) + "\x1f" + pd.Series(villes[both], dtype=object)
+        out[both] = _map_unique(joined.to_numpy(dtype=object), one)
     return out
 
 
@@ -160,6 +160,7 @@ class Derived:
     domain: np.ndarray
     name_tf: dict
     address_tf: dict
+    ville: np.ndarray                # without a trailing arrondissement ('paris 11e arrondissement' → 'paris')
 
 
 def derived(arr: Arrays) -> Derived:
@@ -177,15 +178,18 @@ def derived(arr: Arrays) -> Derived:
         domain = np.where(domain == "", d, domain)
     out = Derived(names=names, phonetic=phon, house_number=house_number, street=street, domain=domain,
                   name_tf=_frequency(arr.nom, arr.nom_commercial),
-                  address_tf=_frequency(_address_key(house_number, street)))
+                  address_tf=_frequency(_address_key(house_number, street)),
+                  ville=_map_unique(arr.ville, lambda v: _TRAILING_PLACE.sub("", v).strip() or v) if len(arr) else arr.ville)
     arr._derived = out
     return out
 
 
 # ---------------------------------------------------------------- pair comparisons
 
-def similarity(a: np.ndarray, b: np.ndarray, workers: int = 1) -> np.ndarray:
-    """Mean of token_set_ratio and token_sort_ratio in [0, 1]; NaN where either side is empty."""
+def similarity(a: np.ndarray, b: np.ndarray, workers: int = 1, glued: bool = False) -> np.ndarray:
+    """Mean of token_set_ratio and token_sort_ratio in [0, 1]; NaN where either side is empty.
+    glued: also the plain ratio of the strings without spaces ('merceriecolin' = 'mercerie colin'),
+    whichever is higher."""
     out = np.full(len(a), np.nan, dtype=np.float32)
     both = (a != "") & (b != "")
     same = both & (a == b)
@@ -195,7 +199,12 @@ def similarity(a: np.ndarray, b: np.ndarray, workers: int = 1) -> np.ndarray:
         qa, qb = a[both].tolist(), b[both].tolist()
         s1 = process.cpdist(qa, qb, scorer=fuzz.token_set_ratio, workers=workers, dtype=np.float32)
         s2 = process.cpdist(qa, qb, scorer=fuzz.token_sort_ratio, workers=workers, dtype=np.float32)
-        out[both] = (s1 + s2) / 200.0
+        sim = (s1 + s2) / 200.0
+        if glued:
+            ga = [x.replace(" ", "") for x in qa]
+            gb = [x.replace(" ", "") for x in qb]
+            sim = np.maximum(sim, process.cpdist(ga, gb, scorer=fuzz.ratio, workers=workers, dtype=np.float32) / 100.0)
+        out[both] = sim
     return out
 
 
@@ -257,7 +266,7 @@ def compare(arr: Arrays, i, j, workers: int = 1) -> Compared:
             eq = (a != "") & (a == b)
             exact_value = np.where(eq & ~exact, a, exact_value)
             exact |= eq
-            sims.append(similarity(a, b, workers))
+            sims.append(np.minimum(similarity(a, b, workers, glued=True), np.float32(0.99)))
             sa_, sb_ = der.names[ka + 2][i], der.names[kb + 2][j]
             changed = (sa_ != a) | (sb_ != b)
             if changed.any():
@@ -292,7 +301,7 @@ def compare(arr: Arrays, i, j, workers: int = 1) -> Compared:
     cpa, cpb = arr.code_postal[i], arr.code_postal[j]
     cpk = (cpa != "") & (cpb != "")
     levels[:, COL["code_postal"]] = _bands(np.zeros(p), cpk, [(cpa == cpb, 0), (arr.cp_prefix[i] == arr.cp_prefix[j], 1)], 3)
-    vsim = similarity(arr.ville[i], arr.ville[j], workers)
+    vsim = similarity(der.ville[i], der.ville[j], workers)
     levels[:, COL["ville"]] = _bands(vsim, ~np.isnan(vsim), [(vsim >= 1.0, 0), (vsim >= 0.85, 1)], 3)
 
     sta, stb, sra, srb = arr.siret[i], arr.siret[j], arr.siren[i], arr.siren[j]
