@@ -11,8 +11,8 @@ each level is worth from the data. How each comparison behaves on data we did no
   per word: "farmacie" = "pharmacie"), ≥ 0.80, ≥ 0.65, else. The exact level carries the value's
   frequency in the partition (term-frequency adjustment: a chain's name is weaker evidence).
 - place: address (house number + street) and coordinates in ONE comparison, strongest evidence first:
-  same address (term-frequency adjusted: an address shared by a mall's shops is weak evidence), the
-  address with one typo, < 30 m, < 100 m, same street with a number missing, < 300 m, same street with
+  same address (term-frequency adjusted: an address shared by a mall's shops is weak evidence),
+  < 30 m, the address with one typo, < 100 m, same street with a number missing, < 300 m, same street with
   another number, < 1 km, < 5 km, other. One comparison, not four, because these facts are not
   independent: coordinates are usually geocoded from the address, and businesses sharing a site
   agree on all of them at once (measured: as separate comparisons their Bayes factors added up to
@@ -40,7 +40,7 @@ from data_platform.cluster.scoring import Arrays, haversine_m
 # (name, level labels strongest first; the last one is "disagrees")
 COMPARISONS: list[tuple[str, list[str]]] = [
     ("nom", ["exact", "fuzzy_0.92", "phonetic", "fuzzy_0.80", "fuzzy_0.65", "other"]),
-    ("place", ["same_address", "address_typo", "lt_30m", "lt_100m", "street_no_number", "lt_300m",
+    ("place", ["same_address", "lt_30m", "address_typo", "lt_100m", "street_no_number", "lt_300m",
                "street_other_number", "lt_1km", "lt_5km", "other"]),
     ("code_postal", ["exact", "same_departement", "other"]),
     ("ville", ["exact", "fuzzy_0.85", "other"]),
@@ -275,7 +275,7 @@ def compare(arr: Arrays, i, j, workers: int = 1) -> Compared:
                 sims.append(sim)
             pa, pb = der.phonetic[ka + 2][i], der.phonetic[kb + 2][j]
             phon |= (pa != "") & (pa == pb)
-    stacked = np.vstack(sims)
+    stacked = np.vstack(sims) if sims else np.full((1, p), np.nan, dtype=np.float32)
     known = ~np.isnan(stacked).all(axis=0)
     sim = np.nanmax(np.where(np.isnan(stacked), -1.0, stacked), axis=0)
     levels[:, COL["nom"]] = _bands(sim, known | exact, [(exact, 0), (sim >= 0.92, 1), (phon, 2), (sim >= 0.80, 3),
@@ -292,7 +292,7 @@ def compare(arr: Arrays, i, j, workers: int = 1) -> Compared:
     same_address = (hn == 0) & (sa == sb)
     typo = ((hn == 0) & (ssim0 >= 0.75)) | ((hn == 1) & street)
     levels[:, COL["place"]] = _bands(dist, ~np.isnan(dist) | ~np.isnan(ssim), [
-        (same_address, 0), (typo, 1), (dist < 30, 2), (dist < 100, 3),
+        (same_address, 0), (dist < 30, 1), (typo, 2), (dist < 100, 3),
         (street & (hn == -1), 4), (dist < 300, 5), (street, 6), (dist < 1000, 7), (dist < 5000, 8)], 10)
     if same_address.any():
         key = _address_key(der.house_number[i][same_address], sa[same_address])

@@ -28,7 +28,7 @@ from data_platform.cluster.comparisons import COL, COMPARISONS, N_LEVELS, NAMES,
 MODEL_VERSION = 1
 U_SAMPLE_PAIRS = 200_000      # random pairs drawn for u, over all partitions
 U_PSEUDO_COUNT = 1.0          # Dirichlet pseudo-count per level for u
-M_PSEUDO_COUNT = 10.0         # total Dirichlet pseudo-count for m, spread as u (neutral)
+M_PSEUDO_COUNT = 10.0         # total Dirichlet pseudo-count for m, spread as the start
 EM_MAX_ITER = 200
 EM_TOL = 1e-6
 SEED = 20_240_601
@@ -47,20 +47,29 @@ def _one_hot(levels: np.ndarray) -> np.ndarray:
     return out
 
 
-LOCATION = ["place", "code_postal", "ville"]
+# facts of a site, shared by the businesses on it: the address, coordinates, postal code, city and
+# the phone (a déchèterie and the ressourcerie next to it share one switchboard, SPEC §7)
+SITE = ["place", "code_postal", "ville", "telephone"]
+IDENTITY = ["nom", "siret", "domain"]
 
 
-def _sessions(levels: np.ndarray):
-    """(name, rows, comparisons learnt) of the EM training sessions, in order: first pairs at the same
-    place (the same address, or within 100 m) train every comparison but the location; then pairs
-    with (nearly) the same name train the place, the other m staying as learnt."""
-    loc = np.isin(NAMES, LOCATION)
+def _sessions(compared: Compared):
+    """(name, rows, comparisons learnt, comparisons in the likelihood) of the EM training sessions, in
+    order (as Splink's training sessions: the pairs that train a comparison were not chosen for
+    agreeing on it, and facts of one site never vouch for each other):
+    1. pairs at the same place (same address or within 100 m) train the name, SIRET, domain and phone
+       with only the name, SIRET and domain in the likelihood (businesses sharing a site agree on
+       every site fact, the phone included);
+    2. pairs with the same SIRET or the same phone train the place, postal code and city, with every
+       comparison but those two in the likelihood (the name's m as learnt in 1)."""
+    levels = compared.levels
+    names = np.array(NAMES)
     place = levels[:, COL["place"]]
     same_place = (place >= 0) & (place <= 3)
+    yield "place", same_place, np.isin(names, IDENTITY + ["telephone"]), np.isin(names, IDENTITY)
     same_id = (levels[:, COL["siret"]] == 0) | (levels[:, COL["telephone"]] == 0)
-    names = np.array(NAMES)
-    yield "place", same_place, ~loc, ~loc
-    yield "siret_or_telephone", same_id, names == "place", ~np.isin(names, ["siret", "telephone"])
+    yield "siret_or_telephone", same_id, np.isin(names, ["place", "code_postal", "ville"]), \
+        ~np.isin(names, ["siret", "telephone"])
 
 
 def prior_weight(r: float, partition_size) -> np.ndarray:
@@ -104,6 +113,12 @@ class FellegiSunter:
             out.append(m / m.sum())
         return out
 
+    @staticmethod
+    def m_prior() -> list[np.ndarray]:
+        """Shape of the Dirichlet pseudo-counts of m: halving level by level (gentler than the start,
+        so that no level's weight is decided by the prior alone)."""
+        return [0.5 ** np.arange(n) / (0.5 ** np.arange(n)).sum() for n in N_LEVELS.tolist()]
+
     @classmethod
     def fit(cls, candidates: Compared, random_levels: np.ndarray, n_records: int, *,
             max_iter: int = EM_MAX_ITER, tol: float = EM_TOL) -> FellegiSunter:
@@ -122,7 +137,7 @@ class FellegiSunter:
         if p == 0:
             model.info = info
             return model
-        for name, rows, learn, use in _sessions(levels):
+        for name, rows, learn, use in _sessions(candidates):
             if rows.sum() < 2:
                 continue
             sub = Compared(candidates.i[rows], candidates.j[rows], levels[rows], candidates.tf[rows],
@@ -147,6 +162,7 @@ class FellegiSunter:
         onehot = _one_hot(compared.levels)
         offsets = np.r_[0, np.cumsum(N_LEVELS)[:-1]]
         m = [x.copy() for x in self.m]
+        prior = self.m_prior()
         p = len(compared)
         lam = 0.1
         it = 0
@@ -159,8 +175,9 @@ class FellegiSunter:
             for k in np.flatnonzero(learn):
                 n_lev = int(N_LEVELS[k])
                 c = counts[offsets[k]:offsets[k] + n_lev]
-                # Dirichlet pseudo-counts centred on u: a level seen too rarely stays neutral
-                new = (c + M_PSEUDO_COUNT * self.u[k]) / (c.sum() + M_PSEUDO_COUNT)
+                # Dirichlet pseudo-counts centred on the start ("duplicates mostly agree"): small
+                # data stays stable, and a level matches were never seen at stays unlikely
+                new = (c + M_PSEUDO_COUNT * prior[k]) / (c.sum() + M_PSEUDO_COUNT)
                 delta = max(delta, float(np.abs(new - m[k]).max()))
                 m[k] = new
             new_lam = float(np.clip((post.sum() + 1.0) / (p + 2.0), 1e-9, 1 - 1e-9))

@@ -32,9 +32,15 @@ UNKNOWN_DEPARTEMENT = "inconnu"
 
 
 def _params(params: dict | None) -> dict:
-    from data_platform.cluster.params import validate_params
+    from data_platform.cluster.params import DEFAULT_PARAMS, validate_params
 
-    return validate_params(params or {})
+    raw = dict(params or {})
+    # `model` (rules | fellegi_sunter) until cluster/params.py declares it: kept, checked by scored_partitions
+    model = raw.pop("model", None) if "model" not in DEFAULT_PARAMS else None
+    out = validate_params(raw)
+    if model is not None:
+        out["model"] = model
+    return out
 
 
 # ---------------------------------------------------------------- one partition, in memory
@@ -147,6 +153,8 @@ def _group_and_output(arr, departement, scored, params, workers, timings, scorer
 
 def model_kind(params: dict, model=None) -> str:
     """'rules' (the hand-set scorer) or the kind of the learned model that scores the run."""
+    if isinstance(model, str):
+        return model
     return model.kind if model is not None else params.get("model", DEFAULT_MODEL)
 
 
@@ -158,6 +166,8 @@ def scored_partitions(df: pd.DataFrame, params: dict, workers: int = 1, timings:
     comparison levels of every partition, then (unless `model` is given) one Fellegi–Sunter fit on
     them all, then probabilities per partition. `fitted` (optional dict) receives {"model": JSON}."""
     kind = model_kind(params, model)
+    if isinstance(model, str):
+        model = None
     if kind == "rules":
         scorer = RulesScorer(params, workers)
         for d, part in partitions_of(df):
@@ -207,8 +217,8 @@ def cluster_frame(df: pd.DataFrame, params: dict | None = None, workers: int = 1
 
     Returns (memberships[cluster_id, identifiant_unique, departement],
              pairs[cluster_id, id_a, id_b, score, details]) sorted by cluster_id then ids.
-    `model`: a saved FellegiSunter / LogisticMatcher (None: `params["model"]`, the rules scorer by
-    default, or a Fellegi–Sunter model fitted on this frame). `stats` (optional dict) receives stage
+    `model`: a saved FellegiSunter / LogisticMatcher, or a kind ("rules", "fellegi_sunter": fitted on
+    this frame); None: `params["model"]` (the rules scorer by default). `stats` (optional dict) receives stage
     seconds, per-partition seconds and, for a learned scorer, the model's JSON under "model".
     """
     params = _params(params)
