@@ -9,8 +9,8 @@ Fellegi–Sunter model fitted by EM on the same frame (zero labels), over thresh
 Input: the population of `data-platform generate` (ACTIF imported records, `entity_id` = truth),
 cut to the columns of dbt.cluster_selection (no email/url, as in the pipeline) and normalized by the
 Python mirror of the dbt models; or a CSV; or a Febrl person set mapped to our columns (given_name +
-surname → nom, street_number + address_1 → adresse, postcode → code_postal, suburb → ville,
-phone_number → telephone; one source per record so the same-source rule never applies).
+surname → nom, street_number + address_1 → adresse, postcode → code_postal, suburb → ville
+(no phone in these sets); one source per record so the same-source rule never applies).
 Prints figures; asserts nothing.
 
 Measured 2026-12-02 on the shared 2-core box (default blocking, `threshold` as printed):
@@ -68,7 +68,7 @@ def febrl(k: int) -> tuple[pd.DataFrame, pd.Series]:
         "nom": (df["given_name"] + " " + df["surname"]).str.strip(),
         "adresse": (df["street_number"] + " " + df["address_1"]).str.strip(),
         "code_postal": df["postcode"].str.zfill(4).str[-4:].radd("7"),  # 4-digit postcodes → one département
-        "ville": df["suburb"], "telephone": df["phone_number"], "est_parent": "f",
+        "ville": df["suburb"], "est_parent": "f",
     })
     return normalize_frame(out), pd.Series(entity.to_numpy(), index=rid.to_numpy())
 
@@ -91,6 +91,7 @@ def main() -> int:
     ap.add_argument("--model-in", help="score with this saved model JSON instead of fitting")
     ap.add_argument("--model-out", help="write the fitted Fellegi–Sunter model JSON here")
     ap.add_argument("--no-rules", action="store_true")
+    ap.add_argument("--thresholds", type=float, nargs="+", default=THRESHOLDS)
     args = ap.parse_args()
     t0 = time.perf_counter()
     if args.febrl:
@@ -134,8 +135,8 @@ def main() -> int:
     if args.model_out:
         Path(args.model_out).write_text(json.dumps(model.to_json(), indent=1))
     t0 = time.perf_counter()
-    by_t = P.labels_at_thresholds(df, {}, THRESHOLDS, model=model)
-    print(f"  grouping at {len(THRESHOLDS)} thresholds {time.perf_counter() - t0:.1f} s (levels recomputed)")
+    by_t = P.labels_at_thresholds(df, {}, args.thresholds, model=model)
+    print(f"  grouping at {len(args.thresholds)} thresholds {time.perf_counter() - t0:.1f} s (levels recomputed)")
     print("\n".join(quality(df, by_t, truth)))
     return 0
 

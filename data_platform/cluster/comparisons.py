@@ -32,10 +32,11 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from data_platform.cluster.scoring import Arrays, haversine_m
+from data_platform.cluster.scoring import text_similarity as similarity
 
 # (name, level labels strongest first; the last one is "disagrees")
 COMPARISONS: list[tuple[str, list[str]]] = [
@@ -185,28 +186,6 @@ def derived(arr: Arrays) -> Derived:
 
 
 # ---------------------------------------------------------------- pair comparisons
-
-def similarity(a: np.ndarray, b: np.ndarray, workers: int = 1, glued: bool = False) -> np.ndarray:
-    """Mean of token_set_ratio and token_sort_ratio in [0, 1]; NaN where either side is empty.
-    glued: also the plain ratio of the strings without spaces ('merceriecolin' = 'mercerie colin'),
-    whichever is higher."""
-    out = np.full(len(a), np.nan, dtype=np.float32)
-    both = (a != "") & (b != "")
-    same = both & (a == b)
-    out[same] = 1.0
-    both &= ~same
-    if both.any():
-        qa, qb = a[both].tolist(), b[both].tolist()
-        s1 = process.cpdist(qa, qb, scorer=fuzz.token_set_ratio, workers=workers, dtype=np.float32)
-        s2 = process.cpdist(qa, qb, scorer=fuzz.token_sort_ratio, workers=workers, dtype=np.float32)
-        sim = (s1 + s2) / 200.0
-        if glued:
-            ga = [x.replace(" ", "") for x in qa]
-            gb = [x.replace(" ", "") for x in qb]
-            sim = np.maximum(sim, process.cpdist(ga, gb, scorer=fuzz.ratio, workers=workers, dtype=np.float32) / 100.0)
-        out[both] = sim
-    return out
-
 
 def _bands(values: np.ndarray, known: np.ndarray, cuts: list[tuple[np.ndarray, int]], n_levels: int) -> np.ndarray:
     """Level per pair: the first (condition, level) that holds, else the last level; -1 where unknown."""

@@ -132,7 +132,7 @@ class FellegiSunter:
         model = cls(cls.initial_m(), u, r=0.0)
         levels = candidates.levels
         p = len(levels)
-        info = {"candidate_pairs": int(p), "random_pairs": int(len(random_levels)), "records": int(n_records),
+        info = {"candidate_pairs": int(p), "random_pairs": len(random_levels), "records": int(n_records),
                 "sessions": []}
         if p == 0:
             model.info = info
@@ -287,7 +287,7 @@ class LogisticMatcher:
         y = np.asarray(labels).astype(int)
         x = cls.features(compared, partition_size)
         est = LogisticRegression(C=C, max_iter=2000)
-        info = {"labels": int(len(y)), "positives": int(y.sum())}
+        info = {"labels": len(y), "positives": int(y.sum())}
         folds = min(cv, int(np.bincount(y, minlength=2).min())) if len(y) else 0
         if folds >= 2:
             pred = cross_val_predict(est, x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=SEED))

@@ -132,8 +132,10 @@ def _rescale(sim: np.ndarray, floor: float) -> np.ndarray:
     return np.clip((sim - floor) / (1.0 - floor), 0.0, 1.0)
 
 
-def text_similarity(a: np.ndarray, b: np.ndarray, workers: int = 1) -> np.ndarray:
-    """Mean of token_set_ratio and token_sort_ratio in [0, 1]; NaN where either side is empty."""
+def text_similarity(a: np.ndarray, b: np.ndarray, workers: int = 1, glued: bool = False) -> np.ndarray:
+    """Mean of token_set_ratio and token_sort_ratio in [0, 1]; NaN where either side is empty.
+    glued: also the plain ratio of the strings without spaces ('merceriecolin' = 'mercerie colin'),
+    whichever is higher."""
     out = np.full(len(a), np.nan, dtype=np.float32)
     both = (a != "") & (b != "")
     same = both & (a == b)
@@ -143,7 +145,12 @@ def text_similarity(a: np.ndarray, b: np.ndarray, workers: int = 1) -> np.ndarra
         qa, qb = a[both].tolist(), b[both].tolist()
         s1 = process.cpdist(qa, qb, scorer=fuzz.token_set_ratio, workers=workers, dtype=np.float32)
         s2 = process.cpdist(qa, qb, scorer=fuzz.token_sort_ratio, workers=workers, dtype=np.float32)
-        out[both] = (s1 + s2) / 200.0
+        sim = (s1 + s2) / 200.0
+        if glued:
+            ga = [x.replace(" ", "") for x in qa]
+            gb = [x.replace(" ", "") for x in qb]
+            sim = np.maximum(sim, process.cpdist(ga, gb, scorer=fuzz.ratio, workers=workers, dtype=np.float32) / 100.0)
+        out[both] = sim
     return out
 
 
@@ -273,6 +280,7 @@ def _model_details_json(scored: Scored, rows: np.ndarray) -> list[str]:
     level), `matched` = comparisons that raise the probability, `weights` = their log2 Bayes factors
     (Splink's waterfall; 0 = no information), `match_weight` = prior + sum, in log2 odds."""
     import json
+    import math
 
     from data_platform.cluster.comparisons import NAMES
 
@@ -282,12 +290,12 @@ def _model_details_json(scored: Scored, rows: np.ndarray) -> list[str]:
     mw = scored.match_weight[rows]
     d = scored.distance_m[rows]
     for wrow, frow, total, dist in zip(w.tolist(), f.tolist(), mw.tolist(), d.tolist()):
-        fields = {name: round(v, 4) for name, v in zip(NAMES, frow) if v == v}
+        known = [not math.isnan(v) for v in frow]
         out.append(json.dumps({
-            "fields": fields,
+            "fields": {name: round(v, 4) for name, v, k in zip(NAMES, frow, known) if k},
             "matched": [name for name, x in zip(NAMES, wrow) if x > 0],
-            "distance_m": None if dist != dist else round(dist, 1),
-            "weights": {name: round(x, 3) for name, x, v in zip(NAMES, wrow, frow) if v == v},
+            "distance_m": None if math.isnan(dist) else round(dist, 1),
+            "weights": {name: round(x, 3) for name, x, k in zip(NAMES, wrow, known) if k},
             "match_weight": round(total, 3),
         }))
     return out

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_platform.cluster.comparisons import (COL, COMPARISONS, compare, house_number_level, phonetic_key,
-                                               split_address, strip_city)
+from data_platform.cluster.comparisons import (
+    COL,
+    COMPARISONS,
+    compare,
+    house_number_level,
+    phonetic_key,
+    split_address,
+    strip_city,
+)
 from data_platform.cluster.scoring import Arrays
 
 LEVELS = {name: levels for name, levels in COMPARISONS}
