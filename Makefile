@@ -40,8 +40,8 @@ lint: install
 lock: install  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
-bench: install
-	$(BIN)/python bench/run_all.py
+bench: install  ## the benchmarks at quick sizes (BENCH_ARGS=--full for the README's sizes, --dag for Airflow)
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean: stop
 	rm -rf .local

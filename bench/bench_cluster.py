@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data_platform.cluster import partition as P
 from data_platform.cluster.normalize import normalize_frame
-from data_platform.cluster.params import validate_params
+from data_platform.cluster.params import RunParams
 from data_platform.evaluate import DEFAULT_THRESHOLDS, format_table, pairwise_scores
 
 SOURCES = ["sinoe", "refashion", "ecosystem", "ecomaison", "corepile", "batribox", "aliapur", "cma",
@@ -171,7 +171,7 @@ def _cluster_batch_frame(args):
     return m, p, stats
 
 
-def run_once(df: pd.DataFrame, params: dict, jobs: int) -> tuple[pd.DataFrame, dict]:
+def run_once(df: pd.DataFrame, params: RunParams, jobs: int) -> tuple[pd.DataFrame, dict]:
     sizes = df["departement"].value_counts().to_dict()
     batches = P.balance(sizes, jobs)
     parts = [(df[df["departement"].isin(b)], params) for b in batches]
@@ -219,7 +219,7 @@ def main() -> int:
         import json
 
         raw_params["fuzzy_fields"] = json.loads(args.weights)
-    params = validate_params(raw_params)
+    params = RunParams.from_raw(raw_params)
     sizes = args.actors or [50_000, 500_000]
     for n in ([None] if args.csv else sizes):
         t0 = time.perf_counter()
@@ -248,7 +248,7 @@ def main() -> int:
         for k, v in agg.items():
             print(f"  {k}: {v}")
         print(f"  peak_rss_mb: parent {peak_self:.0f}, largest child {peak_children:.0f}")
-        print(f"  threshold {params['threshold']}: precision {q['precision']:.4f} recall {q['recall']:.4f} "
+        print(f"  threshold {params.threshold}: precision {q['precision']:.4f} recall {q['recall']:.4f} "
               f"f1 {q['f1']:.4f} (pred pairs {q['predicted_pairs']:,}, true pairs {q['true_pairs']:,})")
         if args.thresholds:
             by_t = P.labels_at_thresholds(df, params, DEFAULT_THRESHOLDS)

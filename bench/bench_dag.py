@@ -22,8 +22,10 @@ import subprocess
 import sys
 import time
 
+from _db import use_bench_database
+
 from data_platform import settings
-from data_platform.db.connection import connect, ensure_database
+from data_platform.db.connection import connect
 
 
 def main() -> int:
@@ -33,11 +35,8 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="keep the actors already in bench_dag")
     args = ap.parse_args()
 
-    url = settings.with_database(settings.database_url(), "bench_dag")
-    ensure_database(url)
-    os.environ["DATABASE_URL"] = url
+    use_bench_database("bench_dag", fresh=False)
     cli = [sys.executable, "-m", "data_platform.cli"]
-    subprocess.run(cli + ["migrate"], check=True, stdout=subprocess.DEVNULL)
     if not args.reuse:
         t = time.perf_counter()
         subprocess.run(cli + ["generate", "--actors", str(args.actors), "--seed", str(args.seed)], check=True,

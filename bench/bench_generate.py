@@ -18,8 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data_platform import settings
-from data_platform.db.connection import connect, drop_database, ensure_database
+from _db import use_bench_database
+
+from data_platform.db.connection import connect, drop_database
 
 BUDGET_SECONDS = 60
 
@@ -33,14 +34,10 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = p.parse_args()
 
-    url = settings.with_database(settings.database_url(), args.db)
-    ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    from data_platform.db.migrate import migrate
+    url = use_bench_database(args.db, fresh=False)
     from data_platform.generate.output import load_database, write_csv
     from data_platform.generate.population import generate
 
-    migrate()
     steps = {}
 
     def timed(name, func):

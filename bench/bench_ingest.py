@@ -9,7 +9,6 @@ run (every source skipped), then a run on a new publication (rows changed, added
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
@@ -21,16 +20,9 @@ def main(argv=None) -> int:
     ap.add_argument("--db", default="dp_bench_ingest")
     args = ap.parse_args(argv)
 
-    from data_platform import settings
-    from data_platform.db.connection import drop_database, ensure_database
+    from _db import use_bench_database
 
-    url = settings.with_database(settings.database_url(), args.db)
-    drop_database(url)
-    ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    from data_platform.db.migrate import migrate
-
-    migrate()
+    url = use_bench_database(args.db)
     server = subprocess.Popen([sys.executable, "-m", "data_platform.cli", "replay-server", "--port", "0",
                                "--rows", str(args.rows)], stdout=subprocess.PIPE, text=True)
     try:

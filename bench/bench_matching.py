@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from data_platform.cluster import partition as P
 from data_platform.cluster.model import FellegiSunter, model_from_json
 from data_platform.cluster.normalize import normalize_frame
+from data_platform.cluster.params import RunParams
 from data_platform.evaluate import pairwise_scores
 
 RAW = ["identifiant_unique", "source", "acteur_type", "est_parent", "nom", "nom_commercial", "adresse",
@@ -110,15 +111,15 @@ def main() -> int:
           f"prep {time.perf_counter() - t0:.1f} s")
     if not args.no_rules:
         t0 = time.perf_counter()
-        by_t = P.labels_at_thresholds(df, {}, [0.75])
+        by_t = P.labels_at_thresholds(df, RunParams(), [0.75])
         print(f"  rules ({time.perf_counter() - t0:.1f} s)")
         print("\n".join(quality(df, by_t, truth)))
     t0 = time.perf_counter()
     parts = []
-    scorer = P.ModelScorer(None, P._params({}))
+    scorer = P.ModelScorer(None, RunParams().scoring)
     for d, part in P.partitions_of(df):
         arr = P.prepare(part)
-        parts.append((arr, P.compare_partition(arr, {}, scorer=scorer)))
+        parts.append((arr, P.compare_partition(arr, RunParams(), scorer=scorer)))
     t1 = time.perf_counter()
     if args.model_in:
         model = model_from_json(json.loads(Path(args.model_in).read_text()))
@@ -135,7 +136,7 @@ def main() -> int:
     if args.model_out:
         Path(args.model_out).write_text(json.dumps(model.to_json(), indent=1))
     t0 = time.perf_counter()
-    by_t = P.labels_at_thresholds(df, {}, args.thresholds, model=model)
+    by_t = P.labels_at_thresholds(df, RunParams(), args.thresholds, model=model)
     print(f"  grouping at {len(args.thresholds)} thresholds {time.perf_counter() - t0:.1f} s (levels recomputed)")
     print("\n".join(quality(df, by_t, truth)))
     return 0

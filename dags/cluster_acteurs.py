@@ -1,66 +1,23 @@
 """Clustering DAG: from ACTIF actors to typed merge suggestions, per département.
 
 Wiring only: every task calls a function of data_platform.pipeline. Triggered from the Airflow UI
-with the parameter form below, or by ingestion's asset events (then only the départements that
+with the parameter form generated from data_platform.cluster.params, or by ingestion's asset events (then only the départements that
 changed are clustered).
 """
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
 from data_platform.assets import ACTEURS_INGESTED
-from data_platform.cluster.params import (
-    ACTEUR_TYPE_CODES,
-    DEFAULT_PARAMS,
-    DESCRIPTIONS,
-    EXACT_FIELDS,
-    RAW_FIELDS,
-    SOURCE_CODES,
-)
+from data_platform.cluster.params import airflow_params
 
 
-def _list_param(name: str, choices: list[str] | None = None) -> Param:
-    items = {"type": "string"}
-    if choices:
-        items["enum"] = choices
-    return Param(DEFAULT_PARAMS[name], type="array", items=items, description=DESCRIPTIONS[name],
-                 title=name, **({"examples": choices} if choices else {}))
+def _mark_failed(context) -> None:
+    """A run whose DAG run failed (even a killed task) ends `failed` in cluster_run."""
+    from data_platform import pipeline
 
-
-def _bool_param(name: str) -> Param:
-    return Param(DEFAULT_PARAMS[name], type="boolean", description=DESCRIPTIONS[name], title=name)
-
-
-PARAMS = {
-    "sources": _list_param("sources", SOURCE_CODES),
-    "sources_apply_to_parents": _bool_param("sources_apply_to_parents"),
-    "acteur_types": _list_param("acteur_types", ACTEUR_TYPE_CODES),
-    "acteur_types_apply_to_parents": _bool_param("acteur_types_apply_to_parents"),
-    "departements": _list_param("departements"),
-    "departements_apply_to_parents": _bool_param("departements_apply_to_parents"),
-    "nom_regex": Param(DEFAULT_PARAMS["nom_regex"], type="string", description=DESCRIPTIONS["nom_regex"],
-                       title="nom_regex"),
-    "nom_regex_apply_to_parents": _bool_param("nom_regex_apply_to_parents"),
-    "required_fields": _list_param("required_fields", RAW_FIELDS),
-    "required_fields_apply_to_parents": _bool_param("required_fields_apply_to_parents"),
-    "normalize_drop_short_words": Param(DEFAULT_PARAMS["normalize_drop_short_words"], type="integer",
-                                        minimum=0, maximum=10, title="normalize_drop_short_words",
-                                        description=DESCRIPTIONS["normalize_drop_short_words"]),
-    "normalize_sort_words": _bool_param("normalize_sort_words"),
-    "exact_match_fields": _list_param("exact_match_fields", EXACT_FIELDS),
-    "fuzzy_fields": Param(DEFAULT_PARAMS["fuzzy_fields"], type="object", title="fuzzy_fields",
-                          description=DESCRIPTIONS["fuzzy_fields"]),
-    "threshold": Param(DEFAULT_PARAMS["threshold"], type="number", minimum=0, maximum=1, title="threshold",
-                       description=DESCRIPTIONS["threshold"]),
-    "allow_same_source": _bool_param("allow_same_source"),
-    "max_distance_m": Param(DEFAULT_PARAMS["max_distance_m"], type="number", minimum=0, title="max_distance_m",
-                            description=DESCRIPTIONS["max_distance_m"]),
-    "parent_source_priority": _list_param("parent_source_priority", SOURCE_CODES),
-    "parent_excluded_sources": _list_param("parent_excluded_sources", SOURCE_CODES),
-    "keep_parent_data": _bool_param("keep_parent_data"),
-    "dry_run": _bool_param("dry_run"),
-}
+    pipeline.fail_run(context["run_id"], context.get("reason") or "the DAG run failed")
 
 
 @dag(
@@ -70,7 +27,8 @@ PARAMS = {
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # the per-run dbt selection is one table
-    params=PARAMS,
+    params=airflow_params(),
+    on_failure_callback=_mark_failed,
     tags=["clustering"],
     doc_md=__doc__,
 )
@@ -109,7 +67,7 @@ def cluster_acteurs():
 
         return pipeline.cluster(get_current_context()["run_id"], departements)
 
-    @task
+    @task(trigger_rule="none_failed")  # an empty selection maps no cluster task: still close the run
     def choose_parents(cluster_run_id: str, _clustered: list[dict]) -> str:
         from data_platform import pipeline
 
@@ -128,7 +86,7 @@ def cluster_acteurs():
 
         result = pipeline.finish(cluster_run_id, counts)
         print(f"cohort counts: {counts}")
-        print(f"run report: {result['report']}")
+        print(f"run {result['status']}, report: {result['report']}")
         return {**counts, **result}
 
     cluster_run_id = validate_params()

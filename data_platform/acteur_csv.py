@@ -1,22 +1,14 @@
-"""The acteur columns as they travel in CSV files (SPEC §2.1), shared by the generator and load-csv."""
+"""The acteur columns as they travel in CSV files (SPEC §2.1), shared by the generator and load-csv.
+
+The columns come from the field catalogue (data_platform.schema)."""
 from __future__ import annotations
 
-import pandas as pd
+from data_platform.schema import ACTEUR_COLUMNS, STATUTS, TEXT_COLUMNS, derive_identifiant_unique
+from data_platform.schema import COORDINATE_COLUMNS as FLOAT_COLUMNS
 
-# order of the columns in the CSV files the platform writes
-ACTEUR_COLUMNS = [
-    "identifiant_unique", "identifiant_externe", "source", "acteur_type", "statut", "nom", "nom_commercial",
-    "siren", "siret", "adresse", "adresse_complement", "code_postal", "ville", "latitude", "longitude",
-    "telephone", "email", "url",
-]
-TEXT_COLUMNS = [c for c in ACTEUR_COLUMNS if c not in ("latitude", "longitude")]
-FLOAT_COLUMNS = ["latitude", "longitude"]
 # ground-truth columns a generated CSV carries (data-platform generate --out); load-csv accepts them
 GROUND_TRUTH_COLUMNS = ["entity_id", "kind"]
-STATUTS = ("ACTIF", "INACTIF", "SUPPRIME")
 
+__all__ = ["ACTEUR_COLUMNS", "FLOAT_COLUMNS", "GROUND_TRUTH_COLUMNS", "STATUTS", "TEXT_COLUMNS",
+           "derive_identifiant_unique"]
 
-def derive_identifiant_unique(source: pd.Series, identifiant_externe: pd.Series) -> pd.Series:
-    """`<source>_<identifiant_externe without spaces, / replaced by ->` (SPEC §2.1), vectorized."""
-    ext = identifiant_externe.astype(str).str.replace(r"\s+", "", regex=True).str.replace("/", "-", regex=False)
-    return source.astype(str) + "_" + ext

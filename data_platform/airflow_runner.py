@@ -14,17 +14,18 @@ def airflow_executable() -> str:
     return str(candidate) if candidate.exists() else "airflow"
 
 
-def ensure_airflow_db() -> None:
-    """Create Airflow's metadata database and migrate it (skipped when already at head)."""
+def ensure_airflow_db(url: str | None = None) -> None:
+    """Create Airflow's metadata database (on `url`'s server) and migrate it (skipped when at head)."""
     from data_platform.db.connection import ensure_database
 
-    ensure_database(settings.airflow_database_url())
+    af_url = settings.airflow_database_url(url)
+    ensure_database(af_url)
     marker = settings.LOCAL_DIR / "airflow" / ".migrated"
-    key = f"{settings.airflow_database_url()}|{_airflow_version()}"
+    key = f"{af_url}|{_airflow_version()}"
     if marker.exists() and marker.read_text() == key:
         return
     marker.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([airflow_executable(), "db", "migrate"], env=_env(), check=True,
+    subprocess.run([airflow_executable(), "db", "migrate"], env=_env(url), check=True,
                    stdout=subprocess.DEVNULL)
     marker.write_text(key)
 
@@ -35,11 +36,15 @@ def _airflow_version() -> str:
     return version("apache-airflow")
 
 
-def _env() -> dict:
-    return {**os.environ, **settings.airflow_env()}
+def _env(url: str | None) -> dict:
+    return {**os.environ, **settings.airflow_env(url)}
 
 
 def run_airflow(args: list[str], check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
-    ensure_airflow_db()
-    return subprocess.run([airflow_executable(), *args], env=_env(), check=check, text=True,
+    """`airflow <args>`; its tasks use DATABASE_URL, else the embedded server (started if needed)."""
+    from data_platform.db import embedded
+
+    url = embedded.ensure_url()
+    ensure_airflow_db(url)
+    return subprocess.run([airflow_executable(), *args], env=_env(url), check=check, text=True,
                           capture_output=capture)

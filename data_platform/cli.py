@@ -11,15 +11,12 @@ def _print(obj) -> None:
 
 
 def cmd_db(args) -> int:
-    from data_platform import settings
     from data_platform.db import embedded
 
-    if args.action == "start":
-        _print(settings.database_url())
+    if args.action in ("start", "url"):
+        _print(embedded.ensure_url())
     elif args.action == "stop":
         _print("embedded PostgreSQL stopped" if embedded.stop() else "embedded PostgreSQL was not running")
-    elif args.action == "url":
-        _print(settings.database_url())
     elif args.action == "status":
         _print("running" if embedded.is_running() else "stopped")
     return 0
@@ -98,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("db", help="the embedded PostgreSQL server (used when DATABASE_URL is unset)")
     s.add_argument("action", choices=["start", "stop", "url", "status"])
-    s.set_defaults(func=cmd_db)
+    s.set_defaults(func=cmd_db, needs_database=False)
 
     s = sub.add_parser("migrate", help="create/upgrade the schema and load reference data")
     s.add_argument("--verbosity", type=int, default=0)
@@ -109,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--out", help="write a CSV here instead of loading the database")
     s.add_argument("--append", action="store_true", help="keep existing actors instead of replacing them")
-    s.set_defaults(func=cmd_generate)
+    s.set_defaults(func=cmd_generate, needs_database=lambda args: not args.out)
 
     s = sub.add_parser("load-csv", help="load actors from a CSV with the acteur columns")
     s.add_argument("file")
@@ -151,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fault", action="append",
                    help="429=N, 500=N, truncate=N, slow=SECONDS, slow_count=N, fail_page=K, drop_half, "
                         "link_only, rename=OLD:NEW (repeatable)")
-    s.set_defaults(func=cmd_replay_server)
+    s.set_defaults(func=cmd_replay_server, needs_database=False)
 
     s = sub.add_parser("admin", help="start the review admin locally")
     s.add_argument("--port", type=int, default=8001)
@@ -168,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        needs_database = getattr(args, "needs_database", True)
+        if needs_database(args) if callable(needs_database) else needs_database:
+            # DATABASE_URL, else the embedded server, started here; the commands then read the same
+            # URL from data_platform.settings (the server records its port in .local/pg.port)
+            from data_platform.db import embedded
+
+            embedded.ensure_url()
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130

@@ -16,11 +16,14 @@ def dbt_executable() -> str:
 
 
 def run_dbt(args: list[str], vars: dict | None = None, check: bool = True,
-            capture: bool = False) -> subprocess.CompletedProcess:
-    """`dbt <args>` in dbt_project/, with `--vars` passed as JSON (values, never SQL text)."""
+            capture: bool = False, database_url: str | None = None) -> subprocess.CompletedProcess:
+    """`dbt <args>` in dbt_project/, with `--vars` passed as JSON (values, never SQL text), on
+    `database_url` (default: DATABASE_URL, else the embedded server, started if needed)."""
+    from data_platform.db import embedded
+
     cmd = [dbt_executable(), *args]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
-    env = {**os.environ, **settings.dbt_env()}
+    env = {**os.environ, **settings.dbt_env(database_url or embedded.ensure_url())}
     return subprocess.run(cmd, cwd=settings.DBT_PROJECT_DIR, env=env, check=check, text=True,
                           capture_output=capture)

@@ -1,13 +1,17 @@
 """`data-platform dedupe-csv IN.csv --out OUT.csv`: the DAG's normalization and clustering on a CSV.
 
 The CSV (acteur columns of SPEC §2.1, absent ones empty) is loaded into a throw-away database on the
-same server, run through the same pipeline stages as the DAG (dbt normalization, clustering), and
-every input row is written out with its cluster id ('' when in no cluster).
+same server, run through the DAG's stage sequence (`data_platform.pipeline.run_all`, as a dry run: no
+suggestion is written) and every input row is written out with its cluster id ('' when in no cluster).
+The stages run in a child process whose DATABASE_URL is the throw-away database: this process keeps
+its own.
 """
 from __future__ import annotations
 
 import csv
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -40,34 +44,37 @@ def _acteur_columns_only(input_path: str, tmpdir: str):
     return path, kept, extra
 
 
+RUN_ID = "dedupe_csv"
+
+
+def _run_stages(url: str, params: dict) -> None:
+    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL."""
+    subprocess.run([sys.executable, "-m", "data_platform.dedupe_csv", "--run-all", RUN_ID, json.dumps(params)],
+                   check=True, env={**os.environ, "DATABASE_URL": url})
+
+
 def dedupe(input_path: str, output_path: str, threshold: float | None = None) -> dict:
     import tempfile
 
-    from data_platform import pipeline
     from data_platform.load_csv import format_errors, load_acteurs, read_acteur_csv
 
-    params = {"threshold": threshold} if threshold is not None else {}
+    params = {"dry_run": True, **({"threshold": threshold} if threshold is not None else {})}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmpdir, scratch_database("dedupe"):
+    with tempfile.TemporaryDirectory() as tmpdir, scratch_database("dedupe") as url:
         path, kept, ignored = _acteur_columns_only(input_path, tmpdir)
         if ignored:
             print(f"ignored columns: {', '.join(ignored)}", file=sys.stderr)
-        with connect() as conn:
+        with connect(url) as conn:
             _register_codes(conn, kept)
-        df, errors = read_acteur_csv(path)
-        if errors:
-            raise SystemExit(f"{input_path}: {len(errors)} invalid rows, nothing clustered\n"
-                             + format_errors(errors))
-        with connect() as conn:
+            df, errors = read_acteur_csv(path, conn=conn)
+            if errors:
+                raise SystemExit(f"{input_path}: {len(errors)} invalid rows, nothing clustered\n"
+                                 + format_errors(errors))
             load_acteurs(conn, df)
-        run_id = "dedupe_csv"
-        pipeline.start_run(run_id, params)
-        pipeline.build_selection(run_id)
-        for batch in pipeline.plan(run_id):
-            pipeline.cluster(run_id, batch)
-        with connect() as conn:
+        _run_stages(url, params)
+        with connect(url) as conn:
             members = fetch_df(conn, "select identifiant_unique, cluster_id from cluster_membership "
-                                     "where run_id = 'dedupe_csv'")
+                                     "where run_id = %s", (RUN_ID,))
     cluster_of = dict(zip(members["identifiant_unique"], members["cluster_id"]))
     with open(output_path, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -80,7 +87,11 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None) ->
 
 
 def run(args) -> int:
-    import json
-
     print(json.dumps(dedupe(args.input, args.out, args.threshold), indent=2))
     return 0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--run-all"]:  # the child of _run_stages
+    from data_platform.pipeline import run_all
+
+    run_all(sys.argv[2], json.loads(sys.argv[3]))

@@ -1,7 +1,9 @@
 """`make demo`: database, realistic demo data, the clustering DAG through Airflow, a summary."""
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import time
 
 from data_platform import settings
@@ -26,8 +28,8 @@ def _demo_ingestion(rows: int) -> None:
     from data_platform.ingest.pipeline import IngestOptions, ingest
     from data_platform.ingest.replay_server import ReplayServer
 
-    with ReplayServer(rows=rows) as server, scratch_database("demo_ingest"):
-        opts = IngestOptions(base_url=server.base_url, policy=RetryPolicy())
+    with ReplayServer(rows=rows) as server, scratch_database("demo_ingest") as url:
+        opts = IngestOptions(base_url=server.base_url, policy=RetryPolicy(), database_url=url)
         for attempt in ("first run", "second run"):
             results = ingest(None, opts)
             print(f"    {attempt}:")
@@ -37,25 +39,24 @@ def _demo_ingestion(rows: int) -> None:
 
 
 def run(args) -> int:
-    from data_platform.cli import main as cli
+    """The demo, on the database the entry point resolved (DATABASE_URL or the embedded server)."""
     from data_platform.db.connection import connect
+    from data_platform.generate.cli import run as generate
 
     t0 = time.perf_counter()
     t = _step("Database")
     url = settings.database_url()
-    from data_platform.db import embedded
-
-    where = "embedded PostgreSQL in .local/pg (stop it with `make stop`)" if embedded.is_running() and \
-        str(embedded.url()).rsplit("/", 1)[0] == url.rsplit("/", 1)[0] else "DATABASE_URL"
-    print(f"    {settings.url_parts(url)['host']}:{settings.url_parts(url)['port']}/"
-          f"{settings.url_parts(url)['dbname']} ({where})")
+    where = "DATABASE_URL" if os.environ.get("DATABASE_URL") else \
+        "embedded PostgreSQL in .local/pg (stop it with `make stop`)"
+    parts = settings.url_parts(url)
+    print(f"    {parts['host']}:{parts['port']}/{parts['dbname']} ({where})")
     from data_platform.db.migrate import migrate
 
     migrate()
     _done(t)
 
     t = _step(f"Demo data: {args.actors} actors (seed {args.seed})")
-    if cli(["generate", "--actors", str(args.actors), "--seed", str(args.seed)]) != 0:
+    if generate(argparse.Namespace(actors=args.actors, seed=args.seed, out=None, append=False)) != 0:
         return 1
     _done(t)
 

@@ -37,6 +37,7 @@ from data_platform.acteur_csv import (
     STATUTS,
     derive_identifiant_unique,
 )
+from data_platform.db.connection import copy_dataframe
 
 REQUIRED = ["source", "acteur_type", "nom"]
 MAX_LENGTH = {"identifiant_unique": 255, "entity_id": 64, "kind": 32}
@@ -234,8 +235,6 @@ def _field_order(field: str) -> int:
 def upsert_acteurs(conn, df: pd.DataFrame) -> dict:
     """Upsert validated rows into acteur (and ground_truth when the frame has entity_id), in the caller's
     transaction. A row whose values did not change is left alone (modifie_le kept)."""
-    from data_platform.generate.bulk_load import copy_dataframe
-
     with conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS pg_temp.load_acteur")
         cur.execute("CREATE TEMP TABLE load_acteur (LIKE acteur INCLUDING DEFAULTS) ON COMMIT DROP")

@@ -1,19 +1,24 @@
 """The clustering run, stage by stage: select → normalize → cluster → parents → changes → suggestions.
 
-Each function is one stage; the Airflow DAG (dags/cluster_acteurs.py) maps one task to each, and
-`dedupe-csv` / the tests call them in a row without a scheduler. Every stage reads what the previous
-one wrote, in bulk, and records its duration in `cluster_run.stage_seconds`.
+Each function is one stage; `run_all` calls them in order without a scheduler (dedupe-csv, demo,
+benches, tests) and the Airflow DAG (dags/cluster_acteurs.py) maps one task to each, in the same
+order. Every stage reads what the previous one wrote, in bulk, and records its duration in
+`cluster_run.stage_seconds`.
+
+A run ends `done`, `failed` (a stage raised: `cluster_run.error` says what) or `empty` (the selection
+has no actor: the later stages do nothing and the report says so). Parameters are validated once, in
+`start_run`, and read back as `RunParams` by `load_params`.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
-from data_platform.cluster.params import validate_params, validate_run_id
+from data_platform.cluster.params import ParamError, RunParams, validate_run_id
 from data_platform.db.connection import connect
 
 log = logging.getLogger(__name__)
@@ -36,28 +41,75 @@ def timed(run_id: str, stage: str):
                     "where run_id = %s", (stage, seconds, run_id))
 
 
+def fail_run(run_id: str, error: str) -> None:
+    """Mark a run `failed` with its error, unless it already ended (done, empty, or failed earlier)."""
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("update cluster_run set status = 'failed', error = %s, finished_at = now() "
+                    "where run_id = %s and status = 'running'", (str(error)[:10_000], run_id))
+
+
+def _stage(fn):
+    """A stage: any exception marks the run failed (with the stage and the error), then propagates."""
+    @functools.wraps(fn)
+    def wrapper(run_id: str, *args, **kwargs):
+        try:
+            return fn(run_id, *args, **kwargs)
+        except Exception as err:
+            fail_run(run_id, f"{fn.__name__}: {type(err).__name__}: {err}")
+            raise
+    return wrapper
+
+
+def _status(run_id: str) -> str | None:
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("select status from cluster_run where run_id = %s", (run_id,))
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def _is_empty(run_id: str) -> bool:
+    return _status(run_id) == "empty"
+
+
+_OPEN_RUN = """
+    insert into cluster_run (run_id, dag_run_id, params, status, error, stage_seconds, report_path, started_at)
+    values (%s, %s, %s, %s, %s, '{}'::jsonb, '', now())
+    on conflict (run_id) do update set dag_run_id = excluded.dag_run_id, params = excluded.params,
+      status = excluded.status, error = excluded.error, stage_seconds = '{}'::jsonb, started_at = now(),
+      finished_at = case when excluded.status = 'running' then null else now() end"""
+
+
 def start_run(run_id: str, raw_params: dict | None, dag_run_id: str = "",
-              departements_from_assets: list[str] | None = None) -> dict:
-    """Validate parameters and (re)open the run. Departements announced by ingestion narrow the run."""
+              departements_from_assets: list[str] | None = None) -> RunParams:
+    """Validate parameters (once; the name regex by PostgreSQL) and (re)open the run.
+
+    Départements announced by ingestion narrow the run. Invalid parameters raise ParamError naming
+    the parameter, and the run is recorded `failed` with that error (its params as given).
+    """
     validate_run_id(run_id)
     raw = dict(raw_params or {})
     if departements_from_assets and not raw.get("departements"):
         raw["departements"] = sorted(set(departements_from_assets))
-    params = validate_params(raw)
-    with connect() as conn, conn.cursor() as cur:
-        cur.execute("delete from cluster_pair where run_id = %s", (run_id,))
-        cur.execute("delete from cluster_membership where run_id = %s", (run_id,))
-        cur.execute(
-            """insert into cluster_run (run_id, dag_run_id, params, status, stage_seconds, report_path, started_at)
-               values (%s, %s, %s, 'running', '{}'::jsonb, '', now())
-               on conflict (run_id) do update set dag_run_id = excluded.dag_run_id, params = excluded.params,
-                 status = 'running', stage_seconds = '{}'::jsonb, started_at = now(), finished_at = null""",
-            (run_id, dag_run_id, json.dumps(params)))
+    with connect() as conn:
+        try:
+            params = RunParams.from_raw(raw, conn=conn)
+        except ParamError as err:
+            with conn.cursor() as cur:
+                cur.execute(_OPEN_RUN, (run_id, dag_run_id, json.dumps(raw, default=str), "failed", str(err)))
+            conn.commit()  # the failed run stays recorded although the error propagates
+            raise
+        with conn.cursor() as cur:
+            cur.execute("delete from cluster_pair where run_id = %s", (run_id,))
+            cur.execute("delete from cluster_membership where run_id = %s", (run_id,))
+            cur.execute(_OPEN_RUN, (run_id, dag_run_id, params.to_json(), "running", ""))
     return params
 
 
+@_stage
 def build_selection(run_id: str) -> dict:
-    """dbt: consolidated layer, normalization, partitions, and the run's selection."""
+    """dbt: consolidated layer, normalization, partitions, and the run's selection.
+
+    No actor selected: the run becomes `empty` and the later stages do nothing."""
     from data_platform.dbt_runner import run_dbt
 
     with timed(run_id, "select_normalize"):
@@ -65,16 +117,24 @@ def build_selection(run_id: str) -> dict:
     with connect() as conn, conn.cursor() as cur:
         cur.execute("select count(*), count(distinct departement) from dbt.cluster_selection")
         actors, partitions = cur.fetchone()
+        if actors == 0:
+            cur.execute("update cluster_run set status = 'empty' where run_id = %s and status = 'running'",
+                        (run_id,))
+            log.warning("run %s: the selection has no actor; nothing to cluster", run_id)
     return {"actors": actors, "partitions": partitions}
 
 
+@_stage
 def plan(run_id: str, n_batches: int = DEFAULT_BATCHES) -> list[list[str]]:
     from data_platform.cluster.partition import plan_batches
 
+    if _is_empty(run_id):
+        return []
     with connect() as conn:
         return plan_batches(conn, run_id, n_batches)
 
 
+@_stage
 def cluster(run_id: str, departements: list[str]) -> dict:
     """Cluster a batch of partitions; merge per-partition timings into the run."""
     from data_platform.cluster.partition import cluster_batch
@@ -94,10 +154,13 @@ def cluster(run_id: str, departements: list[str]) -> dict:
     return result
 
 
+@_stage
 def build_parents(run_id: str) -> dict:
     """dbt: parent choice, parent data and the typed changes, for all clusters at once."""
     from data_platform.dbt_runner import run_dbt
 
+    if _is_empty(run_id):
+        return {}
     with timed(run_id, "parents_changes"):
         run_dbt(["build", *DBT_SELECT_PARENTS], vars={"run_id": run_id})
     with connect() as conn, conn.cursor() as cur:
@@ -106,53 +169,48 @@ def build_parents(run_id: str) -> dict:
         return dict(cur.fetchall())
 
 
+@_stage
 def write(run_id: str, dag_id: str = "cluster_acteurs", dag_run_id: str = "") -> dict:
     from data_platform.suggestions.write import write_suggestions
 
+    if _is_empty(run_id):
+        return {"clusters": 0, "suggestions": 0, "acteurs": 0, "changes": {}, "empty": True}
     params = load_params(run_id)
     with timed(run_id, "suggestions"), connect() as conn:
-        counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id, params=params,
-                                   dry_run=params["dry_run"])
+        counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id, params=params.to_dict(),
+                                   dry_run=params.dry_run)
     return counts
 
 
+@_stage
 def finish(run_id: str, counts: dict | None = None) -> dict:
-    """Close the run and write its HTML report (counts: what `write` returned, e.g. for a dry run)."""
+    """Close the run (`done`, or `empty` as build_selection left it) and write its HTML report
+    (counts: what `write` returned, e.g. for a dry run)."""
     from data_platform.report import write_report
 
     with connect() as conn:
         with conn.cursor() as cur:
-            cur.execute("update cluster_run set status = 'done', finished_at = now() where run_id = %s", (run_id,))
+            cur.execute("update cluster_run set status = case when status = 'empty' then 'empty' else 'done' end, "
+                        "finished_at = now() where run_id = %s returning status", (run_id,))
+            row = cur.fetchone()
         conn.commit()
         path = write_report(conn, run_id, counts=counts)
     log.info("run report: %s", path)
-    return {"report": str(path)}
+    return {"report": str(path), "status": row[0] if row else None}
 
 
-def load_params(run_id: str) -> dict:
-    with connect() as conn, conn.cursor() as cur:
-        cur.execute("select params from cluster_run where run_id = %s", (validate_run_id(run_id),))
-        row = cur.fetchone()
-    if row is None:
-        raise LookupError(f"no clustering run {run_id!r}")
-    return row[0]
+def load_params(run_id: str) -> RunParams:
+    with connect() as conn:
+        return RunParams.load(conn, run_id)
 
 
 def run_all(run_id: str, raw_params: dict | None = None, n_batches: int = DEFAULT_BATCHES) -> dict:
-    """All stages in a row, without Airflow (dedupe-csv, tests, benchmarks)."""
+    """All stages in a row, without Airflow (dedupe-csv, demo, benchmarks, tests)."""
     start_run(run_id, raw_params)
     summary: dict = {"selection": build_selection(run_id)}
-    batches = plan(run_id, n_batches)
-    results = [cluster(run_id, batch) for batch in batches]
+    results = [cluster(run_id, batch) for batch in plan(run_id, n_batches)]
     summary["clusters"] = sum(int(r.get("clusters", 0)) for r in results)
     summary["changes"] = build_parents(run_id)
     summary["suggestions"] = write(run_id)
     summary.update(finish(run_id, summary["suggestions"]))
     return summary
-
-
-def report_path(run_id: str) -> Path | None:
-    with connect() as conn, conn.cursor() as cur:
-        cur.execute("select report_path from cluster_run where run_id = %s", (run_id,))
-        row = cur.fetchone()
-    return Path(row[0]) if row and row[0] else None

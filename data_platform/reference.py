@@ -31,6 +31,11 @@ SOURCES = [
     ("cyclamed", "Cyclamed", ""),
 ]
 
+# Sources in order of trust when choosing a parent's data (SPEC §3.1 step 5): the default of the run parameter
+# `parent_source_priority`.
+PARENT_SOURCE_PRIORITY = ("sinoe", "refashion", "ecosystem", "ecomaison", "corepile", "batribox", "aliapur", "cma",
+                          "cyclevia", "ecodds", "cyclamed", "communaute")
+
 REVIEWER_GROUP = "reviewer"
 
 

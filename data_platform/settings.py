@@ -1,7 +1,10 @@
-"""The one place that knows where the database is and how Airflow, dbt and Django reach it.
+"""The one place that knows where things are and how Airflow, dbt and Django reach the database.
 
-`DATABASE_URL` selects a PostgreSQL server. When it is unset, an embedded server is started from
-`.local/pg` (see `data_platform.db.embedded`) and reused by later commands.
+A leaf: it reads paths and the environment, imports nothing of data_platform and starts nothing.
+`DATABASE_URL` selects a PostgreSQL server. When it is unset, the URL is the embedded server's
+(`.local/pg`, port recorded in `.local/pg.port`); the entry points (the `data-platform` command, the
+tests' conftest, the benchmarks) start that server first with `data_platform.db.embedded.ensure_url()`
+and hand the URL to their children through the explicit environments below.
 """
 from __future__ import annotations
 
@@ -17,18 +20,29 @@ DBT_PROJECT_DIR = ROOT / "dbt_project"
 REPORTS_DIR = LOCAL_DIR / "reports"
 DEFAULT_DB_NAME = "data_platform"
 DBT_SCHEMA = "dbt"
+EMBEDDED_DEFAULT_PORT = 54329
+
+
+def embedded_port_file() -> Path:
+    """Where the embedded server records the port it listens on."""
+    return LOCAL_DIR / "pg.port"
+
+
+def embedded_port() -> int:
+    """The embedded server's recorded port; before its first start, DP_EMBEDDED_PORT or the default."""
+    recorded = embedded_port_file()
+    if recorded.exists():
+        return int(recorded.read_text().strip())
+    return int(os.environ.get("DP_EMBEDDED_PORT", EMBEDDED_DEFAULT_PORT))
+
+
+def embedded_url(dbname: str = DEFAULT_DB_NAME) -> str:
+    return f"postgresql://postgres@127.0.0.1:{embedded_port()}/{dbname}"
 
 
 def database_url() -> str:
-    """URL of the platform's database, starting the embedded server if needed."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    from data_platform.db import embedded
-
-    url = embedded.ensure_running()
-    os.environ["DATABASE_URL"] = url  # children (dbt, airflow, django) inherit it
-    return url
+    """URL of the platform's database: DATABASE_URL, else the embedded server's. Reads only."""
+    return os.environ.get("DATABASE_URL") or embedded_url()
 
 
 def with_database(url: str, dbname: str) -> str:
@@ -48,18 +62,18 @@ def url_parts(url: str | None = None) -> dict:
     }
 
 
-def airflow_database_url() -> str:
-    """Airflow's metadata lives in its own database on the same server."""
+def airflow_database_url(url: str | None = None) -> str:
+    """Airflow's metadata lives in its own database on the same server (as `url`'s, default ours)."""
     explicit = os.environ.get("AIRFLOW_DATABASE_URL")
     if explicit:
         return explicit
-    url = database_url()
+    url = url or database_url()
     return with_database(url, url_parts(url)["dbname"] + "_airflow")
 
 
-def dbt_env() -> dict[str, str]:
-    """Environment for dbt: the profile in dbt_project/profiles.yml reads these variables."""
-    p = url_parts()
+def dbt_env(url: str | None = None) -> dict[str, str]:
+    """Environment for dbt on `url` (default: ours): dbt_project/profiles.yml reads these variables."""
+    p = url_parts(url)
     return {
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -74,9 +88,10 @@ def dbt_env() -> dict[str, str]:
     }
 
 
-def airflow_env() -> dict[str, str]:
-    """Environment for every `airflow` command started by the platform."""
-    af_url = airflow_database_url().replace("postgresql://", "postgresql+psycopg2://", 1)
+def airflow_env(url: str | None = None) -> dict[str, str]:
+    """Environment for every `airflow` command started by the platform; its tasks use `url` (default: ours)."""
+    url = url or database_url()
+    af_url = airflow_database_url(url).replace("postgresql://", "postgresql+psycopg2://", 1)
     home = LOCAL_DIR / "airflow"
     return {
         "AIRFLOW_HOME": str(home),
@@ -90,7 +105,7 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "DO_NOT_TRACK": "1",
         "UV_COMPILE_BYTECODE": "1",
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": url,
     }
 
 

@@ -17,12 +17,14 @@ DATA_TABLES = [
 
 def pytest_configure(config):
     from data_platform import settings
+    from data_platform.db import embedded
     from data_platform.db.connection import drop_database, ensure_database
 
-    base = settings.database_url()
+    base = embedded.ensure_url()
     url = settings.with_database(base, TEST_DB)
     drop_database(url)
     ensure_database(url)
+    # the test session's configuration: every module, dbt and Airflow child reads this database
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DP_LOCAL_DIR", str(settings.LOCAL_DIR))
     from data_platform.db.migrate import migrate

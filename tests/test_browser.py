@@ -5,7 +5,6 @@ Skipped when selenium, chromium or chromedriver is missing (`apt-get install chr
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
@@ -135,6 +134,10 @@ def test_reviewer_approves_in_browser_and_parent_is_displayed(db, live_admin, br
         cur.execute("select statut from suggestion where id = any(%s) order by id", ([sid, sid_weak],))
         assert [r[0] for r in cur.fetchall()] == ["applied", "to_review"]
     db.commit()
+    # the reviewer sees it applied, and can no longer decide on it
+    browser.get(live_admin + f"/admin/suggestions/suggestion/{sid}/change/")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "statut-suggestion"), "Appliquée"))
+    assert not browser.find_elements(By.ID, "btn-approuver")
     if not displayed_models_exist():
         pytest.skip("dbt models vue_acteur/displayed_acteur absent: displayed layer not checked")
     assert rebuild_displayed_layer()["rebuilt"]
@@ -144,4 +147,3 @@ def test_reviewer_approves_in_browser_and_parent_is_displayed(db, live_admin, br
         shown = cur.fetchall()
     db.commit()
     assert shown == [(parent_id, "Repair Café Belleville")]
-    assert os.environ["DATABASE_URL"].endswith(os.environ.get("DP_TEST_DB", "dp_test"))

@@ -11,11 +11,7 @@ import psycopg2
 import psycopg2.extras
 
 from data_platform.dbt_runner import run_dbt
-
-ACTEUR_COLUMNS = ["identifiant_unique", "identifiant_externe", "source", "acteur_type", "nom", "nom_commercial",
-                  "siren", "siret", "adresse", "adresse_complement", "code_postal", "ville", "latitude",
-                  "longitude", "telephone", "email", "url", "statut"]
-REVISION_COLUMNS = ACTEUR_COLUMNS + ["parent_id"]
+from data_platform.schema import ACTEUR_COLUMNS, REVISION_COLUMNS
 
 # A private target path: colleagues run dbt in the same working tree at the same time.
 _TARGET = tempfile.mkdtemp(prefix="dp_dbt_test_target_")
@@ -66,8 +62,12 @@ def insert_revisions(conn, rows: list[dict]) -> None:
 
 
 def insert_run(conn, run_id: str, params: dict) -> None:
+    """A run as pipeline.start_run stores it: every parameter, defaults filled in."""
+    from data_platform.cluster.params import validate_params
+
     with conn.cursor() as cur:
-        cur.execute("INSERT INTO cluster_run (run_id, params) VALUES (%s, %s::jsonb)", (run_id, json.dumps(params)))
+        cur.execute("INSERT INTO cluster_run (run_id, params) VALUES (%s, %s::jsonb)",
+                    (run_id, json.dumps(validate_params(params))))
     conn.commit()
 
 

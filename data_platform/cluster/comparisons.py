@@ -35,8 +35,9 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from data_platform.cluster.scoring import Arrays, haversine_m
+from data_platform.cluster.scoring import Arrays
 from data_platform.cluster.scoring import text_similarity as similarity
+from data_platform.geo import haversine_m
 
 # (name, level labels strongest first; the last one is "disagrees")
 COMPARISONS: list[tuple[str, list[str]]] = [

@@ -327,10 +327,10 @@ MODEL_KINDS = ["rules", FellegiSunter.kind]
 
 
 class RulesScorer:
-    """The hand-set weighted score of data_platform.cluster.scoring."""
+    """The hand-set weighted score of data_platform.cluster.scoring; `scoring` = RunParams.scoring."""
 
-    def __init__(self, params: dict, workers: int = 1):
-        self.params = params
+    def __init__(self, scoring, workers: int = 1):
+        self.params = scoring
         self.workers = workers
 
     def compare(self, arr, i, j):
@@ -343,11 +343,12 @@ class RulesScorer:
 
 
 class ModelScorer:
-    """Comparison levels, then a model's probability (FellegiSunter or LogisticMatcher)."""
+    """Comparison levels, then a model's probability (FellegiSunter or LogisticMatcher); `scoring` =
+    RunParams.scoring (its exact_match_fields and max_distance_m constrain the probability too)."""
 
-    def __init__(self, model, params: dict, workers: int = 1):
+    def __init__(self, model, scoring, workers: int = 1):
         self.model = model
-        self.params = params
+        self.params = scoring
         self.workers = workers
 
     def compare(self, arr, i, j) -> Compared:

@@ -14,6 +14,7 @@ import pandas as pd
 from data_platform.cluster.candidates import BlockingKey, candidate_pairs
 from data_platform.cluster.grouping import cluster_ids, group
 from data_platform.cluster.model import DEFAULT_MODEL, FellegiSunter, ModelScorer, RulesScorer
+from data_platform.cluster.params import RunParams
 from data_platform.cluster.scoring import Arrays, Scored, details_json
 
 SELECTION_COLUMNS = [
@@ -29,18 +30,6 @@ PAIR_COLUMNS = ["cluster_id", "id_a", "id_b", "score", "details"]
 TOP_K = 10
 MIN_COSINE = 0.3
 UNKNOWN_DEPARTEMENT = "inconnu"
-
-
-def _params(params: dict | None) -> dict:
-    from data_platform.cluster.params import DEFAULT_PARAMS, validate_params
-
-    raw = dict(params or {})
-    # `model` (rules | fellegi_sunter) until cluster/params.py declares it: kept, checked by scored_partitions
-    model = raw.pop("model", None) if "model" not in DEFAULT_PARAMS else None
-    out = validate_params(raw)
-    if model is not None:
-        out["model"] = model
-    return out
 
 
 # ---------------------------------------------------------------- one partition, in memory
@@ -71,11 +60,11 @@ def blocking_texts(arr: Arrays) -> list[list[str]]:
     return [nom_adresse, nom_cp, nom_adresse]
 
 
-def _scorer(params: dict, workers: int, scorer) -> RulesScorer | ModelScorer:
-    return scorer if scorer is not None else RulesScorer(params, workers)
+def _scorer(params: RunParams, workers: int, scorer) -> RulesScorer | ModelScorer:
+    return scorer if scorer is not None else RulesScorer(params.scoring, workers)
 
 
-def compare_partition(arr: Arrays, params: dict, workers: int = 1, timings: dict | None = None,
+def compare_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
                       min_cosine: float = MIN_COSINE, scorer=None):
     """Candidate pairs of the partition, compared by the scorer (levels, or rules scores)."""
     scorer = _scorer(params, workers, scorer)
@@ -90,17 +79,16 @@ def compare_partition(arr: Arrays, params: dict, workers: int = 1, timings: dict
     return compared
 
 
-def score_partition(arr: Arrays, params: dict, workers: int = 1, timings: dict | None = None,
+def score_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
                     min_cosine: float = MIN_COSINE, scorer=None) -> Scored:
-    """Candidate pairs of the partition and their scores."""
+    """Candidate pairs of the partition and their scores (the rules scorer unless `scorer` is given)."""
     scorer = _scorer(params, workers, scorer)
     return scorer.score(arr, compare_partition(arr, params, workers, timings, min_cosine, scorer))
 
 
-def group_partition(arr: Arrays, scored: Scored, params: dict, threshold: float | None = None,
+def group_partition(arr: Arrays, scored: Scored, params: RunParams, *, threshold: float,
                     workers: int = 1, scorer=None) -> tuple[np.ndarray, tuple]:
     """Cluster label per row (-1 = alone) and every scored pair (candidates ∪ intra-component)."""
-    threshold = params["threshold"] if threshold is None else threshold
     scorer = _scorer(params, workers, scorer)
 
     def score_fn(a, b):
@@ -108,7 +96,7 @@ def group_partition(arr: Arrays, scored: Scored, params: dict, threshold: float 
 
     labels, (ea, eb, es) = group(len(arr), scored.i, scored.j, scored.score, threshold,
                                  source=arr.source, est_parent=arr.est_parent,
-                                 allow_same_source=params.get("allow_same_source", False), score_fn=score_fn)
+                                 allow_same_source=params.allow_same_source, score_fn=score_fn)
     n = len(arr)
     key = np.concatenate([scored.i * n + scored.j, ea * n + eb])
     sc = np.concatenate([scored.score.astype(np.float64), es])
@@ -116,10 +104,12 @@ def group_partition(arr: Arrays, scored: Scored, params: dict, threshold: float 
     return labels, (key // n, key % n, sc[first])
 
 
-def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: tuple, params: dict,
-                     threshold: float, workers: int = 1, scorer=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Membership rows and cluster_pair rows (pairs ≥ threshold inside a final cluster)."""
-    scorer = _scorer(params, workers, scorer)
+def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: tuple, *, threshold: float,
+                     scoring: dict, workers: int = 1, scorer=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Membership rows and cluster_pair rows (pairs ≥ threshold inside a final cluster); `scoring`:
+    `RunParams.scoring`, to rescore the kept pairs with their per-field details (with `scorer`, a
+    learned model's, their per-comparison weights)."""
+    scorer = scorer if scorer is not None else RulesScorer(scoring, workers)
     cids = cluster_ids(departement, arr.ids, labels)
     members = np.flatnonzero(labels >= 0)
     memberships = pd.DataFrame({"cluster_id": cids[members], "identifiant_unique": arr.ids[members],
@@ -134,49 +124,51 @@ def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: t
     return memberships, pair_df
 
 
-def cluster_partition(part: pd.DataFrame, departement: str, params: dict, workers: int = 1,
+def cluster_partition(part: pd.DataFrame, departement: str, params: RunParams, workers: int = 1,
                       timings: dict | None = None, scorer=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     arr = prepare(part)
     scored = score_partition(arr, params, workers=workers, timings=timings, scorer=scorer)
     return _group_and_output(arr, departement, scored, params, workers, timings, scorer)
 
 
-def _group_and_output(arr, departement, scored, params, workers, timings, scorer):
+def _group_and_output(arr, departement, scored, params: RunParams, workers, timings, scorer):
     t0 = time.perf_counter()
-    labels, pairs = group_partition(arr, scored, params, workers=workers, scorer=scorer)
-    out = partition_output(arr, departement, labels, pairs, params, params["threshold"], workers=workers,
-                           scorer=scorer)
+    labels, pairs = group_partition(arr, scored, params, threshold=params.threshold, workers=workers,
+                                    scorer=scorer)
+    out = partition_output(arr, departement, labels, pairs, threshold=params.threshold, scoring=params.scoring,
+                           workers=workers, scorer=scorer)
     if timings is not None:
         timings["grouping"] = timings.get("grouping", 0.0) + time.perf_counter() - t0
     return out
 
 
-def model_kind(params: dict, model=None) -> str:
-    """'rules' (the hand-set scorer) or the kind of the learned model that scores the run."""
+def model_kind(params: RunParams, model=None) -> str:
+    """'rules' (the hand-set scorer) or the kind of the learned model that scores the run: `model`
+    (an object or a kind), else the run's `model` parameter (when RunParams has one), else 'rules'."""
     if isinstance(model, str):
         return model
-    return model.kind if model is not None else params.get("model", DEFAULT_MODEL)
+    return model.kind if model is not None else getattr(params, "model", DEFAULT_MODEL)
 
 
-def scored_partitions(df: pd.DataFrame, params: dict, workers: int = 1, timings: dict | None = None,
+def scored_partitions(df: pd.DataFrame, params: RunParams, workers: int = 1, timings: dict | None = None,
                       model=None, fitted: dict | None = None):
     """(departement, Arrays, Scored, scorer) per partition, in sorted département order.
 
     The rules scorer goes partition by partition. A learned scorer takes two passes: candidates and
-    comparison levels of every partition, then (unless `model` is given) one Fellegi–Sunter fit on
-    them all, then probabilities per partition. `fitted` (optional dict) receives {"model": JSON}."""
+    comparison levels of every partition, then (unless `model` is a fitted model) one Fellegi–Sunter
+    fit on them all, then probabilities per partition. `fitted` (optional dict) receives {"model": JSON}."""
     kind = model_kind(params, model)
     if isinstance(model, str):
         model = None
     if kind == "rules":
-        scorer = RulesScorer(params, workers)
+        scorer = RulesScorer(params.scoring, workers)
         for d, part in partitions_of(df):
             arr = prepare(part)
             yield d, arr, score_partition(arr, params, workers=workers, timings=timings, scorer=scorer), scorer
         return
     if model is None and kind != FellegiSunter.kind:
         raise ValueError(f"unknown model {kind!r}")
-    compare_only = ModelScorer(None, params, workers)
+    compare_only = ModelScorer(None, params.scoring, workers)
     parts = []
     for d, part in partitions_of(df):
         arr = prepare(part)
@@ -188,7 +180,7 @@ def scored_partitions(df: pd.DataFrame, params: dict, workers: int = 1, timings:
             timings["fit"] = timings.get("fit", 0.0) + time.perf_counter() - t0
     if fitted is not None:
         fitted["model"] = model.to_json()
-    scorer = ModelScorer(model, params, workers)
+    scorer = ModelScorer(model, params.scoring, workers)
     while parts:
         d, arr, compared = parts.pop(0)
         yield d, arr, scorer.score(arr, compared), scorer
@@ -211,17 +203,18 @@ def partitions_of(df: pd.DataFrame):
         yield d, part
 
 
-def cluster_frame(df: pd.DataFrame, params: dict | None = None, workers: int = 1,
+def cluster_frame(df: pd.DataFrame, params: RunParams | None = None, workers: int = 1,
                   stats: dict | None = None, model=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cluster every partition of a selection-shaped DataFrame in memory.
 
     Returns (memberships[cluster_id, identifiant_unique, departement],
              pairs[cluster_id, id_a, id_b, score, details]) sorted by cluster_id then ids.
-    `model`: a saved FellegiSunter / LogisticMatcher, or a kind ("rules", "fellegi_sunter": fitted on
-    this frame); None: `params["model"]` (the rules scorer by default). `stats` (optional dict) receives stage
-    seconds, per-partition seconds and, for a learned scorer, the model's JSON under "model".
+    `params`: the defaults when None. `model`: a saved FellegiSunter / LogisticMatcher, or a kind
+    ("rules", "fellegi_sunter": fitted on this frame); None: the run's `model` parameter if RunParams
+    has one, else the rules scorer. `stats` (optional dict) receives stage seconds, per-partition
+    seconds and, for a learned scorer, the model's JSON under "model".
     """
-    params = _params(params)
+    params = RunParams() if params is None else params
     memberships, pairs = [], []
     timings: dict = {}
     part_seconds: dict = {}
@@ -241,11 +234,10 @@ def cluster_frame(df: pd.DataFrame, params: dict | None = None, workers: int = 1
     return out
 
 
-def labels_at_thresholds(df: pd.DataFrame, params: dict | None, thresholds, workers: int = 1,
+def labels_at_thresholds(df: pd.DataFrame, params: RunParams, thresholds, workers: int = 1,
                          model=None) -> dict:
     """{threshold: Series identifiant_unique → cluster key ('' = alone)}: candidates and scores are
     computed once per partition, only the grouping is redone per threshold (evaluate's table)."""
-    params = _params(params)
     out = {t: [] for t in thresholds}
     for d, arr, scored, scorer in scored_partitions(df, params, workers, model=model):
         for t in thresholds:
@@ -306,15 +298,6 @@ def read_selection(conn, run_id: str, departements: list[str]) -> pd.DataFrame:
     return fetch_df(conn, query, [list(departements)] + ([run_id] if has_run else []))
 
 
-def _run_params(conn, run_id: str) -> dict:
-    with conn.cursor() as cur:
-        cur.execute("select params from cluster_run where run_id = %s", [run_id])
-        row = cur.fetchone()
-    if row is None:
-        raise ValueError(f"unknown cluster run {run_id!r}")
-    return row[0] or {}
-
-
 def write_results(conn, run_id: str, departements: list[str], memberships: pd.DataFrame,
                   pairs: pd.DataFrame) -> None:
     """Replace the run's rows of these départements (caller's transaction)."""
@@ -332,7 +315,7 @@ def write_results(conn, run_id: str, departements: list[str], memberships: pd.Da
         copy_dataframe(conn, "cluster_pair", pairs.assign(run_id=run_id)[["run_id"] + PAIR_COLUMNS])
 
 
-def cluster_batch(run_id: str, departements: list[str], params: dict | None = None, workers: int = 1,
+def cluster_batch(run_id: str, departements: list[str], params: RunParams, workers: int = 1,
                   url: str | None = None) -> dict:
     """Cluster the run's selection for these départements and store memberships and pairs.
 
@@ -344,7 +327,6 @@ def cluster_batch(run_id: str, departements: list[str], params: dict | None = No
     departements = sorted(set(departements))
     t0 = time.perf_counter()
     with connect(url) as conn:
-        params = _params(params if params is not None else _run_params(conn, run_id))
         df = read_selection(conn, run_id, departements)
     t_read = time.perf_counter() - t0
     stats: dict = {}

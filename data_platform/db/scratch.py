@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from data_platform import settings
@@ -12,21 +13,16 @@ from data_platform.db.connection import drop_database, ensure_database
 
 
 @contextmanager
-def scratch_database(prefix: str):
-    """A fresh, migrated database; DATABASE_URL points to it inside the block, dropped afterwards."""
-    base = settings.database_url()
+def scratch_database(prefix: str, server_url: str | None = None) -> Iterator[str]:
+    """A fresh, migrated database on `server_url`'s server (default: the platform's), dropped
+    afterwards. Yields its URL; the caller passes it on (nothing is written to the environment)."""
+    base = server_url or settings.database_url()
     url = settings.with_database(base, f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}")
     ensure_database(url)
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
     try:
         # a child process: this one's Django may already be bound to another database
         subprocess.run([sys.executable, "-m", "data_platform.cli", "migrate"], check=True,
                        env={**os.environ, "DATABASE_URL": url}, stdout=subprocess.DEVNULL)
         yield url
     finally:
-        if previous is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = previous
         drop_database(url)

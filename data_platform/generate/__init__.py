@@ -7,13 +7,14 @@ pav, digital, inertes, ponctuel, generic, mall, shared_site). Unless --append, t
 everything pointing at them (cluster_*, suggestion*) are replaced. --append refuses ids that already
 exist (ids embed the seed, so append with another seed).
 
-With --out, a CSV (UTF-8, header, ',' separator) with the acteur columns of acteur_csv.ACTEUR_COLUMNS
+With --out, a CSV (UTF-8, header, ',' separator) with the acteur columns of schema.ACTEUR_COLUMNS
 followed by the ground-truth columns `entity_id` and `kind`; empty coordinates are empty fields. The
 revision layer (existing parents/children) exists only in the database. `load-csv` accepts this file
 as is and also fills ground_truth from it.
 
 Modules: geography (data/communes.csv, data/streets.txt), vocabulary (names, source profiles),
 entities (the places, hard negatives), records (per-source habits), revisions (existing clusters),
-population (all of it for a seed), output and bulk_load (CSV file, COPY into the database).
+population (all of it for a seed), output (CSV file, COPY into the database with db.connection) and
+bulk_load (indexes rebuilt once after loading empty tables).
 The same seed gives the same bytes.
 """

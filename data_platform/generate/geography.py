@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data_platform.geo import departements_from_postal_codes
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ARRONDISSEMENT_CITIES = {"Paris", "Lyon", "Marseille"}
 # first digits of a landline by département (01 Île-de-France ... 05 south-west; overseas have their own)
@@ -40,11 +42,12 @@ def _phone_prefix(dep: str) -> str:
 
 @lru_cache(maxsize=1)
 def load_geography() -> Geography:
-    communes = pd.read_csv(DATA_DIR / "communes.csv", dtype={"code_postal": str, "departement": str},
-                           keep_default_na=False)
+    communes = pd.read_csv(DATA_DIR / "communes.csv", dtype={"code_postal": str}, keep_default_na=False)
     bad = communes[~communes["code_postal"].str.fullmatch(r"\d{5}")]
     if len(bad):
         raise ValueError(f"communes.csv: invalid postal code on line(s) {list(bad.index + 2)}")
+    # as dbt derives it (Monaco's 98000 is in no département: geo.UNKNOWN_DEPARTEMENT)
+    communes.insert(2, "departement", departements_from_postal_codes(communes["code_postal"], communes["nom"]))
     arr = np.where(communes["nom"].isin(ARRONDISSEMENT_CITIES),
                    communes["code_postal"].str[-2:].astype(int), 0)
     communes["arrondissement"] = arr

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from psycopg2 import sql
 
-from data_platform.acteur_csv import ACTEUR_COLUMNS, GROUND_TRUTH_COLUMNS
-from data_platform.generate.bulk_load import copy_dataframe, csv_chunks, indexes_rebuilt_after
+from data_platform.acteur_csv import GROUND_TRUTH_COLUMNS
+from data_platform.db.connection import copy_dataframe, frame_csv
+from data_platform.generate.bulk_load import indexes_rebuilt_after
 from data_platform.generate.population import Population
-from data_platform.generate.revisions import REVISION_COLUMNS
+from data_platform.schema import ACTEUR_COLUMNS, REVISION_COLUMNS
+
+# coordinates with 6 decimals (~0.1 m), in the CSV and in the database: the same seed gives the same bytes
+FLOAT_FORMAT = "%.6f"
 
 # tables emptied before a (non --append) load: the actors and everything that points at them
 REPLACED_TABLES = ["suggestion_decision", "suggestion", "suggestion_cohorte", "cluster_pair", "cluster_membership",
@@ -17,7 +21,7 @@ def write_csv(pop: Population, path: str) -> None:
     """The acteur columns plus the ground truth (`entity_id`, `kind`); unknown coordinates are empty."""
     df = pop.acteurs[ACTEUR_COLUMNS + GROUND_TRUTH_COLUMNS]
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.writelines(csv_chunks(df, null="", header=True))
+        fh.writelines(frame_csv(df, null="", header=True, float_format=FLOAT_FORMAT))
 
 
 def load_database(conn, pop: Population, append: bool = False) -> dict:
@@ -35,13 +39,13 @@ def load_database(conn, pop: Population, append: bool = False) -> dict:
             cur.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(
                 sql.SQL(", ").join(map(sql.Identifier, REPLACED_TABLES))))
     if append:
-        return {"acteur": copy_dataframe(conn, "acteur", acteurs),
-                "revision_acteur": copy_dataframe(conn, "revision_acteur", revisions),
+        return {"acteur": copy_dataframe(conn, "acteur", acteurs, float_format=FLOAT_FORMAT),
+                "revision_acteur": copy_dataframe(conn, "revision_acteur", revisions, float_format=FLOAT_FORMAT),
                 "ground_truth": copy_dataframe(conn, "ground_truth", pop.ground_truth)}
     counts = {}
     with indexes_rebuilt_after(conn, "acteur"):
-        counts["acteur"] = copy_dataframe(conn, "acteur", acteurs)
-    counts["revision_acteur"] = copy_dataframe(conn, "revision_acteur", revisions)
+        counts["acteur"] = copy_dataframe(conn, "acteur", acteurs, float_format=FLOAT_FORMAT)
+    counts["revision_acteur"] = copy_dataframe(conn, "revision_acteur", revisions, float_format=FLOAT_FORMAT)
     with indexes_rebuilt_after(conn, "ground_truth"):
         counts["ground_truth"] = copy_dataframe(conn, "ground_truth", pop.ground_truth)
     with conn.cursor() as cur:

@@ -14,11 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-REVISION_COLUMNS = [
-    "identifiant_unique", "parent_id", "source", "acteur_type", "statut", "identifiant_externe", "nom",
-    "nom_commercial", "siren", "siret", "adresse", "adresse_complement", "code_postal", "ville", "latitude",
-    "longitude", "telephone", "email", "url",
-]
+from data_platform.schema import BLANK_TEXT_COLUMNS, REVISION_COLUMNS
+
 EXISTING_CLUSTER_P = 0.06
 SCENARIOS = np.array(["complete", "partial", "split"], dtype=object)
 SCENARIO_P = [0.5, 0.3, 0.2]
@@ -86,6 +83,5 @@ def build_revisions(ent: pd.DataFrame, acteurs: pd.DataFrame, rng: np.random.Gen
     for c in REVISION_COLUMNS:
         if c not in revisions:
             revisions[c] = None
-    text = [c for c in REVISION_COLUMNS if c not in ("parent_id", "source", "acteur_type", "latitude", "longitude")]
-    revisions[text] = revisions[text].astype(object).fillna("")
+    revisions[BLANK_TEXT_COLUMNS] = revisions[BLANK_TEXT_COLUMNS].astype(object).fillna("")
     return revisions[REVISION_COLUMNS], parent_truth, by_entity

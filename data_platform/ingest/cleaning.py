@@ -16,9 +16,10 @@ import phonenumbers
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
+from data_platform.schema import SOURCE_COLUMNS, identifiant_unique
+
 NULL_LIKE = frozenset({"", "null", "none", "n/a", "na", "nan", "-", "--", "n.a.", "nc", "n.c.", "#n/a", "?", "."})
 
-_SPACES = re.compile(r"\s+")
 _FLOAT_INT = re.compile(r"\d+\.0+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HTTP = re.compile(r"https?://", re.IGNORECASE)
@@ -250,11 +251,6 @@ def clean_coordinates(lat, lon) -> tuple[float | None, float | None]:
     return round(flat, 7), round(flon, 7)
 
 
-def identifiant_unique(source_code: str, identifiant_externe: str) -> str:
-    """`<source_code>_<identifiant_externe with spaces removed and / replaced by ->` (SPEC §2.1)."""
-    return f"{source_code}_{_SPACES.sub('', identifiant_externe).replace('/', '-')}"
-
-
 @functools.lru_cache(maxsize=4096)
 def label_key(label) -> str:
     """Accent-less, lower-case, punctuation-free key used to match actor type labels."""
@@ -262,28 +258,11 @@ def label_key(label) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text))
 
 
-def departement(code_postal: str) -> str:
-    """Département of a clean postal code: 2A/2B for Corsica, three digits overseas, '' when unknown.
-
-    (A small helper for the ingestion's asset events; the dbt normalization owns the full rule.)"""
-    cp = clean_code_postal(code_postal)
-    if not cp:
-        return ""
-    if cp.startswith("20"):
-        return "2A" if int(cp) < 20200 else "2B"
-    if cp.startswith("97"):
-        return cp[:3]
-    if cp.startswith("98"):
-        return ""  # Monaco and the Pacific territories
-    return cp[:2]
-
-
 # ---------------------------------------------------------------------------------------------
 # one row
 
-ACTEUR_COLUMNS = ["identifiant_unique", "identifiant_externe", "source", "acteur_type", "nom", "nom_commercial",
-                  "siren", "siret", "adresse", "adresse_complement", "code_postal", "ville", "latitude",
-                  "longitude", "telephone", "email", "url"]
+# the columns of a cleaned row (clean_row's keys, in this order): what a source publishes
+ACTEUR_COLUMNS = SOURCE_COLUMNS
 
 
 @dataclass

@@ -10,21 +10,20 @@ Any fault (network, schema, guard) leaves `acteur` as it was.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
-import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from psycopg2 import sql
 
 from data_platform import settings
-from data_platform.db.connection import connect, copy_from_csv
-from data_platform.ingest.cleaning import ACTEUR_COLUMNS, RowStats, clean_row, departement
+from data_platform.db.connection import connect, copy_rows
+from data_platform.geo import UNKNOWN_DEPARTEMENT, departement_from_postal_code
+from data_platform.ingest.cleaning import ACTEUR_COLUMNS, RowStats, clean_row
 from data_platform.ingest.client import DataFairClient, NotModified, RetryPolicy, http_date
 from data_platform.ingest.config import SourceConfig, load_sources
 
@@ -122,30 +121,27 @@ def ensure_models(database_url: str | None = None) -> bool:
         ensure_staging_tables(conn, sources)  # committed before dbt looks for them
     with connect(url) as conn, conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(hashtext('data_platform.ingest.dbt'))")
-        cur.execute(f"select checksum from {STAGING_SCHEMA}.dbt_models where name = 'ingest'")
-        row = cur.fetchone()
-        cur.execute("""select count(*) from information_schema.view_table_usage
-                       where view_schema = %s and table_schema = %s and view_name = 'ingest_stg_' || substr(table_name, 5)""",
-                    (settings.DBT_SCHEMA, STAGING_SCHEMA))
-        linked = cur.fetchone()[0]
-        cur.execute("select to_regclass(%s)", (f"{settings.DBT_SCHEMA}.ingest_acteur_diff",))
-        built = cur.fetchone()[0] is not None
-        if row and row[0] == checksum and built and linked >= len(sources):
+        if _models_built(cur, checksum, len(sources)):
             return False
-        env_url = os.environ.get("DATABASE_URL")
-        os.environ["DATABASE_URL"] = url
-        try:
-            proc = run_dbt(["run", "--select", "path:models/ingest"], check=False, capture=True)
-        finally:
-            if env_url is None:
-                os.environ.pop("DATABASE_URL", None)
-            else:
-                os.environ["DATABASE_URL"] = env_url
+        proc = run_dbt(["run", "--select", "path:models/ingest"], check=False, capture=True, database_url=url)
         if proc.returncode != 0:
             raise IngestError("dbt run of models/ingest failed:\n" + (proc.stdout or "")[-3000:] + (proc.stderr or "")[-2000:])
         cur.execute(f"""insert into {STAGING_SCHEMA}.dbt_models values ('ingest', %s)
                         on conflict (name) do update set checksum = excluded.checksum""", (checksum,))
     return True
+
+
+def _models_built(cur, checksum: str, n_sources: int) -> bool:
+    """The diff view exists, was built from these model files and reads every source's staging table."""
+    cur.execute(f"select checksum from {STAGING_SCHEMA}.dbt_models where name = 'ingest'")
+    row = cur.fetchone()
+    cur.execute("""select count(*) from information_schema.view_table_usage
+                   where view_schema = %s and table_schema = %s and view_name = 'ingest_stg_' || substr(table_name, 5)""",
+                (settings.DBT_SCHEMA, STAGING_SCHEMA))
+    linked = cur.fetchone()[0]
+    cur.execute("select to_regclass(%s)", (f"{settings.DBT_SCHEMA}.ingest_acteur_diff",))
+    built = cur.fetchone()[0] is not None
+    return bool(row and row[0] == checksum and built and linked >= n_sources)
 
 
 # -- one source -----------------------------------------------------------------------------------------
@@ -195,26 +191,20 @@ def _check_schema(cfg: SourceConfig, schema: list[dict]) -> list[str]:
     return [c for c in cfg.source_columns()] + (["_geopoint"] if cfg.geopoint_fallback and "_geopoint" in keys else [])
 
 
-class _CsvSink:
-    """Rows -> CSV buffer -> COPY, one page at a time."""
+class _RowBatch:
+    """Rows -> COPY (db.connection.copy_rows), one page at a time."""
 
     def __init__(self):
-        self.buf = io.StringIO()
-        self.writer = csv.writer(self.buf, lineterminator="\n")
-        self.count = 0
+        self.rows = []
 
     def add(self, values) -> None:
-        self.writer.writerow(["\\N" if v is None else v for v in values])
-        self.count += 1
+        self.rows.append(values)
 
     def flush(self, conn, table: str, columns: list[str], schema: str | None = None) -> int:
-        if not self.count:
+        if not self.rows:
             return 0
-        self.buf.seek(0)
-        n = copy_from_csv(conn, table, columns, self.buf, schema=schema)
-        self.buf.seek(0)
-        self.buf.truncate()
-        self.count = 0
+        n = copy_rows(conn, table, columns, self.rows, schema=schema)
+        self.rows = []
         return n
 
 
@@ -224,7 +214,7 @@ def _stage(conn, cfg: SourceConfig, client: DataFairClient, select: list[str], o
     stats = RowStats()
     with conn.cursor() as cur:
         cur.execute(sql.SQL("truncate {}").format(sql.Identifier(STAGING_SCHEMA, f"stg_{cfg.code}")))
-    rows, rejected = _CsvSink(), _CsvSink()
+    rows, rejected = _RowBatch(), _RowBatch()
     line = 0
     for page in client.iter_pages(cfg.dataset, select=select, filters=cfg.resolved_filters(opts.year),
                                   size=opts.page_size or cfg.page_size, if_modified_since=if_modified_since,
@@ -248,57 +238,78 @@ def _stage(conn, cfg: SourceConfig, client: DataFairClient, select: list[str], o
 
 def _apply(conn, cfg: SourceConfig, opts: IngestOptions, meta: dict, result: SourceResult) -> None:
     """Transaction 2: guards, then the diff applied with set-based SQL, and the bookkeeping."""
-    code = cfg.code
     with conn.cursor() as cur:
-        cur.execute(f"create temp table _ingest_diff on commit drop as select * from {DIFF_VIEW.as_string(conn)} where source = %s"
-                    , (code,))
-        cur.execute("analyze _ingest_diff")
-        cur.execute("select change_type, count(*) from _ingest_diff group by 1")
-        counts = dict(cur.fetchall())
-        cur.execute("select count(*) from acteur where source = %s and statut in ('ACTIF', 'INACTIF')", (code,))
-        present = cur.fetchone()[0]
-        cur.execute(sql.SQL("select count(*) - count(distinct identifiant_unique) from {}").format(
-            sql.Identifier(STAGING_SCHEMA, f"stg_{code}")))
-        result.duplicates = cur.fetchone()[0]
-        vanished = counts.get("vanished", 0)
-        share = cfg.max_deleted_share if opts.max_deleted_share is None else opts.max_deleted_share
-        if present and vanished > share * present:
-            raise GuardError(
-                f"{code}: the feed would mark {vanished} of {present} actors SUPPRIME "
-                f"({vanished / present:.1%} > max {share:.0%}); it has {result.rows_staged} usable rows "
-                f"(dataset count {meta.get('count')}). Treated as a broken feed: nothing applied "
-                f"(raise max_deleted_share to accept it).")
-        cols = ", ".join(UPDATABLE)
-        cur.execute(f"""
-            insert into acteur (identifiant_unique, source, {cols}, statut, cree_le, modifie_le)
-            select identifiant_unique, source, {cols}, 'ACTIF', now(), now()
-            from _ingest_diff where change_type = 'new'""")
-        result.inserted = cur.rowcount
-        sets = ", ".join(f"{c} = d.{c}" for c in UPDATABLE)
-        cur.execute(f"""
-            update acteur a set {sets},
-                statut = case when a.statut = 'SUPPRIME' then 'ACTIF' else a.statut end, modifie_le = now()
-            from _ingest_diff d
-            where d.change_type = 'changed' and a.identifiant_unique = d.identifiant_unique""")
-        result.updated = cur.rowcount
-        cur.execute("""
-            update acteur a set statut = 'SUPPRIME', modifie_le = now()
-            from _ingest_diff d
-            where d.change_type = 'vanished' and a.identifiant_unique = d.identifiant_unique
-              and a.statut in ('ACTIF', 'INACTIF')""")
-        result.deleted = cur.rowcount
-        if result.inserted + result.deleted > max(1000, present // 10):
-            cur.execute("analyze acteur")  # a bulk change: keep the next source's diff plan right
-        cur.execute("""select distinct cp from _ingest_diff, unnest(array[code_postal, old_code_postal]) cp
-                       where cp <> ''""")
-        result.departements = sorted({d for (cp,) in cur.fetchall() if (d := departement(cp))})
-        if result.changed:
-            result.message = (f"applied: {result.inserted} new, {result.updated} changed, {result.deleted} "
-                              f"marked SUPPRIME, {result.rows_rejected} rejected rows")
-        else:
-            result.message = f"no change: the feed matches acteur ({result.rows_staged} rows, {result.rows_rejected} rejected)"
-        result.status = "applied"
-        _record_state(conn, cfg, "success", result.message, meta)
+        present, vanished = _freeze_diff(cur, cfg.code, result)
+        _guard_deletions(cfg, opts, meta, result, present, vanished)
+        _apply_diff(cur, result, present)
+    result.message = _applied_message(result)
+    result.status = "applied"
+    _record_state(conn, cfg, "success", result.message, meta)
+
+
+def _freeze_diff(cur, code: str, result: SourceResult) -> tuple[int, int]:
+    """The source's diff into a temp table; counts its duplicates. Returns (actors the source has
+    now, ACTIF or INACTIF; how many of them vanished from the feed)."""
+    cur.execute(f"create temp table _ingest_diff on commit drop as select * from {DIFF_VIEW.as_string(cur.connection)} where source = %s"
+                , (code,))
+    cur.execute("analyze _ingest_diff")
+    cur.execute("select change_type, count(*) from _ingest_diff group by 1")
+    vanished = dict(cur.fetchall()).get("vanished", 0)
+    cur.execute("select count(*) from acteur where source = %s and statut in ('ACTIF', 'INACTIF')", (code,))
+    present = cur.fetchone()[0]
+    cur.execute(sql.SQL("select count(*) - count(distinct identifiant_unique) from {}").format(
+        sql.Identifier(STAGING_SCHEMA, f"stg_{code}")))
+    result.duplicates = cur.fetchone()[0]
+    return present, vanished
+
+
+def _guard_deletions(cfg: SourceConfig, opts: IngestOptions, meta: dict, result: SourceResult,
+                     present: int, vanished: int) -> None:
+    """Refuse a feed that would mark more than the allowed share of the source's actors SUPPRIME."""
+    share = cfg.max_deleted_share if opts.max_deleted_share is None else opts.max_deleted_share
+    if present and vanished > share * present:
+        raise GuardError(
+            f"{cfg.code}: the feed would mark {vanished} of {present} actors SUPPRIME "
+            f"({vanished / present:.1%} > max {share:.0%}); it has {result.rows_staged} usable rows "
+            f"(dataset count {meta.get('count')}). Treated as a broken feed: nothing applied "
+            f"(raise max_deleted_share to accept it).")
+
+
+def _apply_diff(cur, result: SourceResult, present: int) -> None:
+    """Set-based INSERT / UPDATE / mark SUPPRIME from _ingest_diff; the départements it touched."""
+    cols = ", ".join(UPDATABLE)
+    cur.execute(f"""
+        insert into acteur (identifiant_unique, source, {cols}, statut, cree_le, modifie_le)
+        select identifiant_unique, source, {cols}, 'ACTIF', now(), now()
+        from _ingest_diff where change_type = 'new'""")
+    result.inserted = cur.rowcount
+    sets = ", ".join(f"{c} = d.{c}" for c in UPDATABLE)
+    cur.execute(f"""
+        update acteur a set {sets},
+            statut = case when a.statut = 'SUPPRIME' then 'ACTIF' else a.statut end, modifie_le = now()
+        from _ingest_diff d
+        where d.change_type = 'changed' and a.identifiant_unique = d.identifiant_unique""")
+    result.updated = cur.rowcount
+    cur.execute("""
+        update acteur a set statut = 'SUPPRIME', modifie_le = now()
+        from _ingest_diff d
+        where d.change_type = 'vanished' and a.identifiant_unique = d.identifiant_unique
+          and a.statut in ('ACTIF', 'INACTIF')""")
+    result.deleted = cur.rowcount
+    if result.inserted + result.deleted > max(1000, present // 10):
+        cur.execute("analyze acteur")  # a bulk change: keep the next source's diff plan right
+    # the départements to cluster again (a changed actor's old postal code is paired with its new city)
+    cur.execute("""select distinct cp, ville from _ingest_diff, unnest(array[code_postal, old_code_postal]) cp
+                   where cp <> ''""")
+    result.departements = sorted({d for cp, ville in cur.fetchall()
+                                  if (d := departement_from_postal_code(cp, ville)) != UNKNOWN_DEPARTEMENT})
+
+
+def _applied_message(result: SourceResult) -> str:
+    if result.changed:
+        return (f"applied: {result.inserted} new, {result.updated} changed, {result.deleted} "
+                f"marked SUPPRIME, {result.rows_rejected} rejected rows")
+    return f"no change: the feed matches acteur ({result.rows_staged} rows, {result.rows_rejected} rejected)"
 
 
 def ingest_source(cfg: SourceConfig, opts: IngestOptions) -> SourceResult:
@@ -308,60 +319,91 @@ def ingest_source(cfg: SourceConfig, opts: IngestOptions) -> SourceResult:
     url = opts.database_url or settings.database_url()
     client = DataFairClient(opts.base_url or cfg.api_base, policy=opts.policy)
     opts.run_id = opts.run_id or f"ingest_{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-    with connect(url, autocommit=True) as lock_conn:
-        with lock_conn.cursor() as cur:
-            cur.execute("select pg_try_advisory_lock(hashtext('data_platform.ingest.' || %s))", (cfg.code,))
-            if not cur.fetchone()[0]:
-                raise IngestError(f"{cfg.code}: another ingestion of this source is running")
+    with connect(url, autocommit=True) as lock_conn, _source_lock(lock_conn, cfg.code):
         try:
-            meta = client.dataset(cfg.dataset)
-            result.finalized_at = str(meta.get("finalizedAt") or "")
-            with connect(url) as conn:
-                state = _state(conn, cfg.code)
-            unchanged = (state and state["last_success_at"] is not None
-                         and state["finalized_at"] == result.finalized_at
-                         and state["row_count"] == meta.get("count"))
-            if unchanged and not opts.force:
-                result.status = "skipped"
-                result.message = f"skipped: unchanged since {result.finalized_at} ({meta.get('count')} rows)"
-            else:
-                select = _check_schema(cfg, client.schema(cfg.dataset))
-                ims = None
-                if state and state["last_success_at"] is not None and not opts.force:
-                    ims = http_date(state["data_updated_at"])
-                try:
-                    t0 = time.monotonic()
-                    with connect(url) as conn:
-                        _stage(conn, cfg, client, select, opts, ims, result)
-                    result.fetch_seconds = round(time.monotonic() - t0, 3)
-                except NotModified:
-                    result.status = "skipped"
-                    result.message = f"skipped: not modified since {state['data_updated_at']} (HTTP 304)"
-                else:
-                    t0 = time.monotonic()
-                    with connect(url) as conn:
-                        _apply(conn, cfg, opts, meta, result)
-                    result.apply_seconds = round(time.monotonic() - t0, 3)
-            if result.status == "skipped":
-                with connect(url) as conn:
-                    _record_state(conn, cfg, "skipped", result.message)
+            _ingest_locked(cfg, opts, client, url, result)
         except Exception as exc:
-            error = exc if isinstance(exc, IngestError) else IngestError(f"{cfg.code}: {exc}")
-            result.status = "failed"
-            result.message = str(error)
-            with connect(url) as conn:
-                _record_state(conn, cfg, "failed", result.message[:2000])
-            error.result = result
+            error = _record_failure(cfg, url, result, exc)
             if error is exc:
                 raise
             raise error from exc
         finally:
             result.requests, result.retries = client.requests_made, client.retries
             result.seconds = round(time.monotonic() - started, 3)
-            with lock_conn.cursor() as cur:
-                cur.execute("select pg_advisory_unlock(hashtext('data_platform.ingest.' || %s))", (cfg.code,))
     log.info("%s: %s", cfg.code, result.message)
     return result
+
+
+@contextmanager
+def _source_lock(lock_conn, code: str):
+    """One ingestion per source at a time (a session advisory lock, released on exit)."""
+    with lock_conn.cursor() as cur:
+        cur.execute("select pg_try_advisory_lock(hashtext('data_platform.ingest.' || %s))", (code,))
+        if not cur.fetchone()[0]:
+            raise IngestError(f"{code}: another ingestion of this source is running")
+    try:
+        yield
+    finally:
+        with lock_conn.cursor() as cur:
+            cur.execute("select pg_advisory_unlock(hashtext('data_platform.ingest.' || %s))", (code,))
+
+
+def _ingest_locked(cfg: SourceConfig, opts: IngestOptions, client: DataFairClient, url: str,
+                   result: SourceResult) -> None:
+    """Skip an unchanged dataset, else stage and apply it; a skip is recorded in ingest_state."""
+    meta = client.dataset(cfg.dataset)
+    result.finalized_at = str(meta.get("finalizedAt") or "")
+    with connect(url) as conn:
+        state = _state(conn, cfg.code)
+    if _unchanged(state, result.finalized_at, meta) and not opts.force:
+        result.status = "skipped"
+        result.message = f"skipped: unchanged since {result.finalized_at} ({meta.get('count')} rows)"
+    else:
+        _stage_and_apply(cfg, opts, client, url, state, meta, result)
+    if result.status == "skipped":
+        with connect(url) as conn:
+            _record_state(conn, cfg, "skipped", result.message)
+
+
+def _succeeded_before(state: dict | None) -> bool:
+    return bool(state and state["last_success_at"] is not None)
+
+
+def _unchanged(state: dict | None, finalized_at: str, meta: dict) -> bool:
+    """The dataset's finalizedAt and row count are those of the last successful ingestion."""
+    return (_succeeded_before(state) and state["finalized_at"] == finalized_at
+            and state["row_count"] == meta.get("count"))
+
+
+def _stage_and_apply(cfg: SourceConfig, opts: IngestOptions, client: DataFairClient, url: str,
+                     state: dict | None, meta: dict, result: SourceResult) -> None:
+    """Transaction 1 (staging), then transaction 2 (apply); HTTP 304 on the first page is a skip."""
+    select = _check_schema(cfg, client.schema(cfg.dataset))
+    ims = http_date(state["data_updated_at"]) if _succeeded_before(state) and not opts.force else None
+    t0 = time.monotonic()
+    try:
+        with connect(url) as conn:
+            _stage(conn, cfg, client, select, opts, ims, result)
+    except NotModified:
+        result.status = "skipped"
+        result.message = f"skipped: not modified since {state['data_updated_at']} (HTTP 304)"
+        return
+    result.fetch_seconds = round(time.monotonic() - t0, 3)
+    t0 = time.monotonic()
+    with connect(url) as conn:
+        _apply(conn, cfg, opts, meta, result)
+    result.apply_seconds = round(time.monotonic() - t0, 3)
+
+
+def _record_failure(cfg: SourceConfig, url: str, result: SourceResult, exc: Exception) -> IngestError:
+    """Record the failure in ingest_state; returns the IngestError to raise (exc itself when it is one)."""
+    error = exc if isinstance(exc, IngestError) else IngestError(f"{cfg.code}: {exc}")
+    result.status = "failed"
+    result.message = str(error)
+    with connect(url) as conn:
+        _record_state(conn, cfg, "failed", result.message[:2000])
+    error.result = result
+    return error
 
 
 def ingest(codes: list[str] | None = None, opts: IngestOptions | None = None) -> list[SourceResult]:

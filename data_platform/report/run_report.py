@@ -194,7 +194,9 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     if run:
         meta += [f"statut <b>{esc(run['status'])}</b>", f"DAG run <code>{esc(run['dag_run_id'])}</code>",
                  f"début {esc(run['started_at'])}", f"fin {esc(run['finished_at'] or '—')}"]
-    if cohort:
+    if run and run["status"] == "empty":
+        meta.append("<b>sélection vide</b> : aucun acteur ne passe les filtres de ce run, rien n'a été regroupé")
+    elif cohort:
         meta.append("cohorte " + _link(_admin(f"suggestions/suggestioncohorte/{cohort['id']}/change/"),
                                        f"#{cohort['id']}"))
     elif counts is not None:

@@ -8,18 +8,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 from collections.abc import Iterable, Sequence
 
 from psycopg2.extras import execute_values
 
 from data_platform.db.connection import copy_rows
+from data_platform.geo import distance_m as _distance_m
+from data_platform.schema import ACTEUR_COLUMNS, REVISION_COLUMNS
 from data_platform.suggestions.fingerprint import data_fingerprints, members_key
 
-ACTEUR_COLUMNS = ["identifiant_unique", "identifiant_externe", "source", "acteur_type", "nom", "nom_commercial",
-                  "siren", "siret", "adresse", "adresse_complement", "code_postal", "ville", "latitude",
-                  "longitude", "telephone", "email", "url", "statut"]
-REVISION_COLUMNS = ACTEUR_COLUMNS + ["parent_id"]
 RAW_FIELDS = ["nom", "nom_commercial", "siret", "adresse", "adresse_complement", "code_postal", "ville",
               "latitude", "longitude", "telephone", "email", "url", "acteur_type"]
 PARENT_FIELDS = ["nom", "nom_commercial", "siret", "adresse", "adresse_complement", "code_postal", "ville",
@@ -76,11 +73,8 @@ def new_parent_id(member_ids: Iterable[str]) -> str:
 
 
 def distance_m(a: dict, b: dict) -> float | None:
-    if None in (a.get("latitude"), a.get("longitude"), b.get("latitude"), b.get("longitude")):
-        return None
-    la1, lo1, la2, lo2 = map(math.radians, (a["latitude"], a["longitude"], b["latitude"], b["longitude"]))
-    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-    return round(2 * 6371000 * math.asin(math.sqrt(h)), 1)
+    d = _distance_m((a.get("latitude"), a.get("longitude")), (b.get("latitude"), b.get("longitude")))
+    return None if d is None else round(d, 1)
 
 
 def _norm(s) -> str:

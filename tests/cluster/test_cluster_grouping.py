@@ -6,6 +6,7 @@ import pandas as pd
 
 from data_platform.cluster.candidates import BlockingKey, candidate_pairs, merge_pairs
 from data_platform.cluster.grouping import cluster_ids, group
+from data_platform.cluster.params import RunParams
 from data_platform.cluster.partition import cluster_frame
 
 
@@ -140,7 +141,7 @@ def test_cluster_frame_threshold_and_same_source(make_selection):
     ])
     m, p = cluster_frame(df)
     assert m.empty and p.empty
-    m, _ = cluster_frame(df, {"allow_same_source": True})
+    m, _ = cluster_frame(df, RunParams(allow_same_source=True))
     assert len(m) == 2
 
 

@@ -5,6 +5,7 @@ import json
 
 import pandas as pd
 
+from data_platform.cluster.params import RunParams
 from data_platform.cluster.partition import SELECTION_COLUMNS, balance, cluster_batch, plan_batches
 from data_platform.db.connection import copy_dataframe
 from data_platform.evaluate import evaluate_run, pairwise_scores
@@ -56,7 +57,7 @@ def test_cluster_batch_round_trip_and_idempotent(db, make_selection):
     assert sorted(d for b in batches for d in b) == ["2A", "69", "971", "inconnu"]
     assert plan_batches(db, "run1", 2) == batches
 
-    result = cluster_batch("run1", ["69", "2A", "inconnu"])
+    result = cluster_batch("run1", ["69", "2A", "inconnu"], RunParams.load(db, "run1"))
     assert result["actors"] == 14 and result["clusters"] == 7 and result["memberships"] == 14
     assert set(result["partition_seconds"]) == {"2A", "69", "inconnu"}
     members = _fetch(db, "select cluster_id, identifiant_unique, departement from cluster_membership "
@@ -71,20 +72,20 @@ def test_cluster_batch_round_trip_and_idempotent(db, make_selection):
     assert ("parent_1", "refashion_none") in {(p[1], p[2]) for p in pairs}
 
     # idempotent: again, and with another batch next to it
-    cluster_batch("run1", ["69", "2A", "inconnu"])
-    cluster_batch("run1", ["971"])
+    cluster_batch("run1", ["69", "2A", "inconnu"], RunParams())
+    cluster_batch("run1", ["971"], RunParams())
     again = _fetch(db, "select cluster_id, identifiant_unique, departement from cluster_membership "
                        "where run_id = 'run1' and departement <> '971' order by 1, 2")
     assert again == members
     assert _fetch(db, "select count(*) from cluster_membership where run_id = 'run1'")[0][0] == 20
     assert _fetch(db, "select count(*) from cluster_pair where run_id = 'run1'")[0][0] == 10
 
-    # run parameters come from cluster_run when not given: an exact-match field both lack → no match
+    # run parameters come from cluster_run: an exact-match field both lack → no match
     with db.cursor() as cur:
         cur.execute("update cluster_run set params = %s where run_id = 'run1'",
                     (json.dumps({"exact_match_fields": ["siret_norm"]}),))
     db.commit()
-    result = cluster_batch("run1", ["inconnu"])
+    result = cluster_batch("run1", ["inconnu"], RunParams.load(db, "run1"))
     assert result["memberships"] == 0
 
 
@@ -116,7 +117,7 @@ def test_pairwise_scores_known_case():
 
 def test_evaluate_run_on_database(db, make_selection):
     _create_selection(db, _rows(make_selection))
-    cluster_batch("run1", ["69", "2A", "971", "inconnu"])
+    cluster_batch("run1", ["69", "2A", "971", "inconnu"], RunParams())
     truth = pd.DataFrame({"identifiant_unique": [f"{s}_{d}_{e}" for d in ["69", "2A", "971"] for e in range(3)
                                                  for s in ["refashion", "ecosystem"]] + ["refashion_none", "parent_1"],
                           "entity_id": [f"{d}{e}" for d in ["69", "2A", "971"] for e in range(3) for _ in range(2)]

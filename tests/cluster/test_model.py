@@ -12,6 +12,7 @@ from crafted_matching import crafted_population
 from data_platform.cluster import partition as P
 from data_platform.cluster.comparisons import COL, NAMES, Compared, compare
 from data_platform.cluster.model import EM_MAX_ITER, FellegiSunter, LogisticMatcher, model_from_json
+from data_platform.cluster.params import RunParams
 from data_platform.evaluate import pairwise_scores
 
 THRESHOLD = 0.75  # the run's default threshold, read as a match probability
@@ -21,7 +22,7 @@ THRESHOLD = 0.75  # the run's default threshold, read as a match probability
 def crafted():
     df = crafted_population(0)
     fitted: dict = {}
-    parts = list(P.scored_partitions(df, P._params({}), model="fellegi_sunter", fitted=fitted))
+    parts = list(P.scored_partitions(df, RunParams(), model="fellegi_sunter", fitted=fitted))
     assert len(parts) == 1
     _, arr, scored, _ = parts[0]
     entity = df.set_index("identifiant_unique").loc[arr.ids, "entity"].to_numpy()
@@ -69,7 +70,7 @@ def _pair(crafted, a: dict, b: dict, model=None):
     arr = P.prepare(pd.concat([crafted["df"][P.SELECTION_COLUMNS], extra], ignore_index=True))
     ia, ib = (int(np.flatnonzero(arr.ids == x)[0]) for x in ("zz_a", "zz_b"))
     c = compare(arr, np.array([ia]), np.array([ib]))
-    prob, weight, bf = (model or crafted["model"]).predict(c, len(arr))
+    prob, _, bf = (model or crafted["model"]).predict(c, len(arr))
     return float(prob[0]), dict(zip(NAMES, bf[0].tolist())), c.levels[0]
 
 
@@ -103,7 +104,7 @@ def test_same_chain_name_2_km_apart_does_not_match(crafted):
 
 
 def test_missing_values_contribute_zero(crafted):
-    p, w, levels = _pair(crafted, {"nom_norm": "atelier bonnet", "telephone_norm": "0478000000"},
+    _, w, levels = _pair(crafted, {"nom_norm": "atelier bonnet", "telephone_norm": "0478000000"},
                          {"nom_norm": "atelier bonnet"})
     assert levels[COL["telephone"]] == -1 and levels[COL["place"]] == -1
     assert {k for k, v in w.items() if v != 0} <= {"nom", "code_postal", "ville"}
@@ -116,8 +117,8 @@ def test_missing_values_contribute_zero(crafted):
 def test_cluster_frame_with_the_model_is_deterministic_and_explained(crafted):
     df = crafted["df"]
     truth = pd.Series(df["entity"].to_numpy(), index=df["identifiant_unique"].to_numpy())
-    m1, p1 = P.cluster_frame(df[P.SELECTION_COLUMNS], {}, model="fellegi_sunter")
-    m2, p2 = P.cluster_frame(df[P.SELECTION_COLUMNS], {}, model=crafted["model"])
+    m1, p1 = P.cluster_frame(df[P.SELECTION_COLUMNS], model="fellegi_sunter")
+    m2, p2 = P.cluster_frame(df[P.SELECTION_COLUMNS], model=crafted["model"])
     pd.testing.assert_frame_equal(m1, m2)
     pd.testing.assert_frame_equal(p1, p2)
     pred = pd.Series(m1["cluster_id"].to_numpy(), index=m1["identifiant_unique"].to_numpy())
@@ -128,8 +129,8 @@ def test_cluster_frame_with_the_model_is_deterministic_and_explained(crafted):
     assert set(details["weights"]) <= set(NAMES) and details["matched"]
     assert (p1["score"] >= THRESHOLD).all()
     # the rules scorer stays the default
-    m_rules, _ = P.cluster_frame(df[P.SELECTION_COLUMNS], {})
-    assert len(m_rules) and P.model_kind(P._params({})) == "rules"
+    m_rules, _ = P.cluster_frame(df[P.SELECTION_COLUMNS])
+    assert len(m_rules) and P.model_kind(RunParams()) == "rules"
 
 
 def test_logistic_matcher_learns_from_labels_and_round_trips(crafted):
@@ -144,5 +145,5 @@ def test_logistic_matcher_learns_from_labels_and_round_trips(crafted):
     back = model_from_json(json.loads(json.dumps(model.to_json())))
     assert isinstance(back, LogisticMatcher)
     assert np.array_equal(back.predict(c, len(arr))[0], prob)
-    m, _ = P.cluster_frame(crafted["df"][P.SELECTION_COLUMNS], {}, model=back)
+    m, _ = P.cluster_frame(crafted["df"][P.SELECTION_COLUMNS], model=back)
     assert len(m)

@@ -2,6 +2,7 @@
 type, the exact suggestions written, no duplicates on a second run, invalid parameters refused."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 
@@ -58,13 +59,17 @@ def _load(db):
     db.commit()
 
 
-def _dag():
+def _module():
     from data_platform import settings
 
     spec = importlib.util.spec_from_file_location("cluster_acteurs_dag", settings.DAGS_DIR / "cluster_acteurs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.cluster_acteurs()
+    return module
+
+
+def _dag():
+    return _module().cluster_acteurs()
 
 
 def _suggestions(db):
@@ -79,6 +84,44 @@ def test_dag_parses(dagbag):
     dag = dagbag.get_dag("cluster_acteurs")
     assert dag.max_active_runs == 1
     assert "threshold" in dag.params and "dry_run" in dag.params
+
+
+def test_default_params_pass_airflow_validation(dagbag):
+    """What the trigger form submits untouched: Airflow's own ParamsDict validation, then ours."""
+    from data_platform.cluster.params import SECTIONS, SPECS, RunParams
+
+    dag = dagbag.get_dag("cluster_acteurs")
+    resolved = copy.deepcopy(dag.params).validate()  # each default against its schema, as a trigger does
+    assert list(resolved) == list(SPECS)
+    assert resolved["nom_regex"] is None and resolved["departements"] is None
+    assert RunParams.from_raw(resolved) == RunParams()
+    # the form: sections, French titles, the technical name in the description, labelled choices
+    schemas = {name: dag.params.get_param(name).schema for name in SPECS}
+    assert {s["section"] for s in schemas.values()} == set(SECTIONS)
+    assert schemas["threshold"]["title"] == "Seuil de correspondance"
+    assert dag.params.get_param("threshold").description.startswith("threshold — ")
+    assert schemas["departements"]["values_display"]["13"] == "13 Bouches-du-Rhône"
+    assert "null" in schemas["nom_regex"]["type"] and "PostgreSQL" in dag.params.get_param("nom_regex").description
+
+
+def test_airflow_accepts_nulls_and_refuses_bad_values(dagbag):
+    from airflow.exceptions import ParamValidationError
+
+    dag = dagbag.get_dag("cluster_acteurs")
+
+    def submit(conf: dict) -> dict:  # what a trigger does with its conf: update the DAG's params, validate
+        params = copy.deepcopy(dag.params)
+        params.update(conf)
+        return params.validate()
+
+    ok = submit({"nom_regex": None, "sources": None, "departements": ["2A", "975"]})
+    assert ok["nom_regex"] is None and ok["sources"] is None and ok["departements"] == ["2A", "975"]
+    # types and bounds are the form's; unknown codes are refused by the first task, naming the parameter
+    assert submit({"departements": ["20"]})["departements"] == ["20"]
+    for bad in ({"threshold": 2}, {"normalize_drop_short_words": 11}, {"fuzzy_fields": {"nom": -1}},
+                {"dry_run": "yes"}, {"nom_regex": 3}, {"parent_source_priority": "sinoe"}):
+        with pytest.raises(ParamValidationError):
+            submit(bad)
 
 
 def test_every_change_type_end_to_end(db, airflow_env):
@@ -142,4 +185,47 @@ def test_invalid_parameter_fails_the_first_task(db, airflow_env, conf, name):
     with db.cursor() as cur:
         cur.execute("select count(*) from suggestion_cohorte")
         assert cur.fetchone()[0] == 0
+        cur.execute("select status, error from cluster_run")
+        [(status, error)] = cur.fetchall()
+    assert status == "failed" and f"'{name}'" in error  # the run ends, with the error naming the parameter
+    db.commit()
+
+
+def test_a_selection_without_actor_ends_empty(db, airflow_env):
+    """A valid département with no actor: every task green, the run `empty`, a report that says so."""
+    from pathlib import Path
+
+    from airflow.utils.state import DagRunState
+
+    _load(db)
+    dr = _dag().test(run_conf={"departements": ["975"]})
+    assert dr.state == DagRunState.SUCCESS
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert states["report"] == "success" and states["choose_parents"] == "success"
+    with db.cursor() as cur:
+        cur.execute("select status, report_path, finished_at is not null from cluster_run")
+        [(status, report, finished)] = cur.fetchall()
+        cur.execute("select count(*) from suggestion_cohorte")
+        assert cur.fetchone()[0] == 0
+    assert status == "empty" and finished
+    assert "sélection vide" in Path(report).read_text(encoding="utf-8")
+    db.commit()
+
+
+def test_dag_failure_callback_closes_a_running_run_only(db, airflow_env):
+    """The DAG's on_failure_callback (a task killed before its stage could record the error)."""
+    from data_platform import pipeline
+
+    module = _module()
+    assert module.cluster_acteurs().on_failure_callback is module._mark_failed
+    pipeline.start_run("killed", {})
+    pipeline.start_run("finished", {})
+    with db.cursor() as cur:
+        cur.execute("update cluster_run set status = 'done' where run_id = 'finished'")
+    db.commit()
+    for run_id in ("killed", "finished"):
+        module._mark_failed({"run_id": run_id, "reason": "task_failure"})
+    with db.cursor() as cur:
+        cur.execute("select run_id, status, error from cluster_run order by run_id")
+        assert cur.fetchall() == [("finished", "done", ""), ("killed", "failed", "task_failure")]
     db.commit()

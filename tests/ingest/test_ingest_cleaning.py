@@ -84,13 +84,6 @@ def test_identifiant_unique():
     assert c.identifiant_unique("ecosystem", " a\tb / c ") == "ecosystem_ab-c"
 
 
-@pytest.mark.parametrize("cp, dep", [("01000", "01"), ("1000", "01"), ("20000", "2A"), ("20137", "2A"),
-                                     ("20200", "2B"), ("97400", "974"), ("97110", "971"), ("75002", "75"),
-                                     ("98000", ""), ("", "")])
-def test_departement(cp, dep):
-    assert c.departement(cp) == dep
-
-
 def _cfg(code):
     return next(s for s in load_sources() if s.code == code)
 

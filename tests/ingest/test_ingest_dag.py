@@ -48,12 +48,14 @@ def test_dag_run_emits_asset_events(airflow_ready, ingest_db, replay):
         extras = sorted((e.extra for e in events), key=lambda e: e["source"])
     assert [e["source"] for e in extras] == ["aliapur", "sinoe"]
     with ingest_db.cursor() as cur:
-        cur.execute("""select source, array_agg(distinct code_postal) from acteur group by source order by source""")
+        cur.execute("""select source, array_agg(distinct array[code_postal, ville]) from acteur group by source
+                       order by source""")
         by_source = dict(cur.fetchall())
-    from data_platform.ingest.cleaning import departement
+    from data_platform.geo import UNKNOWN_DEPARTEMENT, departement_from_postal_code
 
     for extra in extras:
-        assert extra["departements"] == sorted({departement(cp) for cp in by_source[extra["source"]]} - {""})
+        assert extra["departements"] == sorted({departement_from_postal_code(cp, ville)
+                                                for cp, ville in by_source[extra["source"]]} - {UNKNOWN_DEPARTEMENT})
     assert {"2A", "2B", "974"} & set(extras[0]["departements"] + extras[1]["departements"])
 
     # a second run on unchanged data: every source skipped, no new event

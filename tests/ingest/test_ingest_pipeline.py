@@ -187,10 +187,10 @@ def test_failure_inside_apply_rolls_everything_back(ingest_db, options, replay, 
     before = _snapshot(ingest_db)
     replay.set_version(1)
 
-    def boom(_cp):
+    def boom(_cp, _ville):
         raise RuntimeError("simulated crash in the middle of the apply")
 
-    monkeypatch.setattr(pipeline, "departement", boom)
+    monkeypatch.setattr(pipeline, "departement_from_postal_code", boom)
     with pytest.raises(IngestError, match="simulated crash"):
         ingest_source(cfg, options())
     assert _snapshot(ingest_db) == before

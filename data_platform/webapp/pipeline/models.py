@@ -7,7 +7,8 @@ class ClusterRun(models.Model):
     run_id = models.CharField(max_length=255, primary_key=True)
     dag_run_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     params = models.JSONField(default=dict)
-    status = models.CharField(max_length=32, default="running", db_default="running")
+    status = models.CharField(max_length=32, default="running", db_default="running")  # running|done|failed|empty
+    error = models.TextField(blank=True, default="", db_default="")  # why a failed run failed
     stage_seconds = models.JSONField(default=dict, db_default={})
     report_path = models.TextField(blank=True, default="", db_default="")
     started_at = models.DateTimeField(db_default=Now(), auto_now_add=True)

@@ -1,7 +1,7 @@
 """What a suggestion's page shows, computed from its JSON (no database access)."""
 from __future__ import annotations
 
-import math
+from data_platform.geo import distance_m
 
 FIELD_ORDER = ["source", "acteur_type", "nom", "nom_commercial", "siren", "siret", "adresse", "adresse_complement",
                "code_postal", "ville", "latitude", "longitude", "telephone", "email", "url", "statut"]
@@ -20,16 +20,6 @@ def _fmt(v) -> str:
 def _same(values: list[str]) -> bool:
     filled = {" ".join(v.lower().split()) for v in values if v != ""}
     return len(filled) <= 1 and (len(filled) == 0 or all(v != "" for v in values))
-
-
-def haversine_m(a, b) -> float | None:
-    try:
-        la1, lo1, la2, lo2 = (float(a[0]), float(a[1]), float(b[0]), float(b[1]))
-    except (TypeError, ValueError):
-        return None
-    la1, lo1, la2, lo2 = map(math.radians, (la1, lo1, la2, lo2))
-    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-    return 2 * 6371000 * math.asin(math.sqrt(min(1.0, h)))
 
 
 def cluster_table(contexte: dict) -> dict:
@@ -102,7 +92,7 @@ def distance_matrix(contexte: dict) -> dict:
                 continue
             d = given.get((a, b))
             if d is None:
-                d = haversine_m(coords[a], coords[b])
+                d = distance_m(coords[a], coords[b])
             cells.append("?" if d is None else f"{round(d):,}".replace(",", " ") + " m")
         rows.append({"id": a, "cells": cells})
     return {"ids": ids, "rows": rows}
