@@ -121,12 +121,15 @@ class FellegiSunter:
 
     @classmethod
     def fit(cls, candidates: Compared, random_levels: np.ndarray, n_records: int, *,
-            max_iter: int = EM_MAX_ITER, tol: float = EM_TOL) -> FellegiSunter:
+            partition_sizes: np.ndarray | None = None, max_iter: int = EM_MAX_ITER,
+            tol: float = EM_TOL) -> FellegiSunter:
         """u from the random pairs' levels, m by EM in sessions (as Splink's training sessions: the
         pairs that train a comparison's m do not already agree on it because of how they were chosen),
         then the share of matching candidates by EM with m fixed.
 
-        n_records: actors of the partitions the candidates come from (for r, duplicates per actor).
+        n_records: actors of the partitions the candidates come from (for r, duplicates per actor);
+        partition_sizes (per candidate pair, its partition's size): r is then the fixed point of
+        r = 2 · Σ P(match | r) / n_records with the very prior r / (n − 1) that scores the pairs.
         """
         u = cls.estimate_u(random_levels)
         model = cls(cls.initial_m(), u, r=0.0)
@@ -152,6 +155,15 @@ class FellegiSunter:
         _, lam, _ = model._em(candidates, none, ~none, max_iter, tol)
         model.r = float(2.0 * lam * p / max(n_records, 1))
         info["candidate_match_share"] = round(lam, 6)
+        if partition_sizes is not None and len(partition_sizes) == p:
+            bf = model.bayes_factors(candidates).sum(axis=1)
+            for it in range(1, max_iter + 1):
+                r = float(2.0 * _sigmoid2(prior_weight(model.r, partition_sizes) + bf).sum() / max(n_records, 1))
+                done = abs(r - model.r) < tol * max(model.r, 1.0)
+                model.r = r
+                if done:
+                    break
+            info["r_iterations"] = it
         model.info = info
         return model
 
@@ -204,7 +216,9 @@ class FellegiSunter:
             randoms.append(compare(arr, a, b).levels)
         random_levels = np.concatenate(randoms) if randoms else np.empty((0, len(NAMES)), np.int8)
         candidates = Compared.concat([c for _, c in partitions])
-        return cls.fit(candidates, random_levels, int(sizes.sum()))
+        pair_sizes = np.concatenate([np.full(len(c), float(len(arr))) for arr, c in partitions]) \
+            if partitions else np.empty(0)
+        return cls.fit(candidates, random_levels, int(sizes.sum()), partition_sizes=pair_sizes)
 
     # ------------------------------------------------------------ scoring
     def bayes_factors(self, compared: Compared) -> np.ndarray:
