@@ -26,7 +26,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_platform.cluster.comparisons import COL, COMPARISONS, N_LEVELS, NAMES, TF_COMPARISONS, Compared
+from data_platform.cluster.comparisons import (
+    COL,
+    COMPARISONS,
+    N_LEVELS,
+    NAMES,
+    TF_COMPARISONS,
+    Compared,
+    compare,
+    random_pairs,
+)
+from data_platform.cluster.scoring import Scored, apply_constraints, score_pairs
 
 MODEL_VERSION = 1
 U_SAMPLE_PAIRS = 200_000      # random pairs drawn for u, over all partitions
@@ -207,8 +217,6 @@ class FellegiSunter:
         """Fit on [(Arrays, Compared candidates)] of several partitions: u from random pairs drawn
         inside each partition (their count proportional to its number of pairs), m by EM on all the
         candidates at once."""
-        from data_platform.cluster.comparisons import compare, random_pairs
-
         rng = np.random.default_rng(seed)
         sizes = np.array([len(arr) for arr, _ in partitions], dtype=np.float64)
         total = (sizes * (sizes - 1) / 2).sum()
@@ -351,8 +359,6 @@ class RulesScorer:
         self.workers = workers
 
     def compare(self, arr, i, j):
-        from data_platform.cluster.scoring import score_pairs
-
         return score_pairs(arr, i, j, self.params, workers=self.workers)
 
     def score(self, arr, compared):
@@ -369,16 +375,12 @@ class ModelScorer:
         self.workers = workers
 
     def compare(self, arr, i, j) -> Compared:
-        from data_platform.cluster.comparisons import compare
-
         return compare(arr, i, j, workers=self.workers)
 
-    def score(self, arr, compared: Compared):
-        from data_platform.cluster.scoring import Scored, apply_constraints
-
+    def score(self, arr, compared: Compared) -> Scored:
         prob, weight, bf = self.model.predict(compared, len(arr))
         prob = apply_constraints(arr, compared.i, compared.j, prob, compared.distance_m, self.params)
         lev = compared.levels.astype(np.float64)
         fields = np.where(lev >= 0, 1.0 - lev / (N_LEVELS - 1), np.nan).astype(np.float32)
         return Scored(compared.i, compared.j, prob.astype(np.float32), fields, compared.distance_m,
-                      weights=bf, match_weight=weight)
+                      weights=bf, match_weight=weight, weight_names=tuple(NAMES))

@@ -114,9 +114,11 @@ class Scored:
     score: np.ndarray
     fields: np.ndarray
     distance_m: np.ndarray
-    # learned scorers: per-comparison log2 Bayes factors (P × len(comparisons.NAMES)), match weight
+    # learned scorers: `fields` and `weights` (log2 Bayes factors) are P × len(weight_names), one
+    # column per comparison (comparisons.NAMES); match_weight = prior + sum, in log2 odds
     weights: np.ndarray | None = None
     match_weight: np.ndarray | None = None
+    weight_names: tuple[str, ...] = ()
 
     @classmethod
     def empty(cls) -> Scored:
@@ -278,8 +280,7 @@ def _model_details_json(scored: Scored, rows: np.ndarray) -> list[str]:
     import json
     import math
 
-    from data_platform.cluster.comparisons import NAMES
-
+    names = scored.weight_names
     out = []
     w = scored.weights[rows]
     f = scored.fields[rows]
@@ -288,10 +289,10 @@ def _model_details_json(scored: Scored, rows: np.ndarray) -> list[str]:
     for wrow, frow, total, dist in zip(w.tolist(), f.tolist(), mw.tolist(), d.tolist()):
         known = [not math.isnan(v) for v in frow]
         out.append(json.dumps({
-            "fields": {name: round(v, 4) for name, v, k in zip(NAMES, frow, known) if k},
-            "matched": [name for name, x in zip(NAMES, wrow) if x > 0],
+            "fields": {name: round(v, 4) for name, v, k in zip(names, frow, known) if k},
+            "matched": [name for name, x in zip(names, wrow) if x > 0],
             "distance_m": None if math.isnan(dist) else round(dist, 1),
-            "weights": {name: round(x, 3) for name, x, k in zip(NAMES, wrow, known) if k},
+            "weights": {name: round(x, 3) for name, x, k in zip(names, wrow, known) if k},
             "match_weight": round(total, 3),
         }))
     return out
