@@ -13,8 +13,9 @@ import pandas as pd
 
 from data_platform.cluster.candidates import BlockingKey, candidate_pairs
 from data_platform.cluster.grouping import cluster_ids, group
+from data_platform.cluster.model import DEFAULT_MODEL, FellegiSunter, ModelScorer, RulesScorer
 from data_platform.cluster.params import RunParams
-from data_platform.cluster.scoring import Arrays, Scored, details_json, score_pairs
+from data_platform.cluster.scoring import Arrays, Scored, details_json
 
 SELECTION_COLUMNS = [
     "identifiant_unique", "source", "acteur_type", "est_parent", "nombre_enfants", "nom", "nom_commercial",
@@ -59,26 +60,39 @@ def blocking_texts(arr: Arrays) -> list[list[str]]:
     return [nom_adresse, nom_cp, nom_adresse]
 
 
-def score_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
-                    min_cosine: float = MIN_COSINE) -> Scored:
-    """Candidate pairs of the partition and their scores."""
+def _scorer(params: RunParams, workers: int, scorer) -> RulesScorer | ModelScorer:
+    return scorer if scorer is not None else RulesScorer(params.scoring, workers)
+
+
+def compare_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
+                      min_cosine: float = MIN_COSINE, scorer=None):
+    """Candidate pairs of the partition, compared by the scorer (levels, or rules scores)."""
+    scorer = _scorer(params, workers, scorer)
     t0 = time.perf_counter()
     i, j, _ = candidate_pairs(blocking_texts(arr), BLOCKING_KEYS, min_cosine=min_cosine)
     t1 = time.perf_counter()
-    scored = score_pairs(arr, i, j, params.scoring, workers=workers)
-    t2 = time.perf_counter()
+    compared = scorer.compare(arr, i, j)
     if timings is not None:
         timings["candidates"] = timings.get("candidates", 0.0) + t1 - t0
-        timings["scoring"] = timings.get("scoring", 0.0) + t2 - t1
+        timings["scoring"] = timings.get("scoring", 0.0) + time.perf_counter() - t1
         timings["pairs"] = timings.get("pairs", 0) + len(i)
-    return scored
+    return compared
+
+
+def score_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
+                    min_cosine: float = MIN_COSINE, scorer=None) -> Scored:
+    """Candidate pairs of the partition and their scores (the rules scorer unless `scorer` is given)."""
+    scorer = _scorer(params, workers, scorer)
+    return scorer.score(arr, compare_partition(arr, params, workers, timings, min_cosine, scorer))
 
 
 def group_partition(arr: Arrays, scored: Scored, params: RunParams, *, threshold: float,
-                    workers: int = 1) -> tuple[np.ndarray, tuple]:
+                    workers: int = 1, scorer=None) -> tuple[np.ndarray, tuple]:
     """Cluster label per row (-1 = alone) and every scored pair (candidates ∪ intra-component)."""
+    scorer = _scorer(params, workers, scorer)
+
     def score_fn(a, b):
-        return score_pairs(arr, a, b, params.scoring, workers=workers).score
+        return scorer.score(arr, scorer.compare(arr, a, b)).score
 
     labels, (ea, eb, es) = group(len(arr), scored.i, scored.j, scored.score, threshold,
                                  source=arr.source, est_parent=arr.est_parent,
@@ -91,9 +105,11 @@ def group_partition(arr: Arrays, scored: Scored, params: RunParams, *, threshold
 
 
 def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: tuple, *, threshold: float,
-                     scoring: dict, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     scoring: dict, workers: int = 1, scorer=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Membership rows and cluster_pair rows (pairs ≥ threshold inside a final cluster); `scoring`:
-    `RunParams.scoring`, to rescore the kept pairs with their per-field details."""
+    `RunParams.scoring`, to rescore the kept pairs with their per-field details (with `scorer`, a
+    learned model's, their per-comparison weights)."""
+    scorer = scorer if scorer is not None else RulesScorer(scoring, workers)
     cids = cluster_ids(departement, arr.ids, labels)
     members = np.flatnonzero(labels >= 0)
     memberships = pd.DataFrame({"cluster_id": cids[members], "identifiant_unique": arr.ids[members],
@@ -101,7 +117,7 @@ def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: t
     a, b, s = pairs
     inside = (labels[a] >= 0) & (labels[a] == labels[b]) & (s >= threshold) if len(a) else np.zeros(0, bool)
     a, b = a[inside], b[inside]
-    rescored = score_pairs(arr, a, b, scoring, workers=workers)  # per-field details of the kept pairs
+    rescored = scorer.score(arr, scorer.compare(arr, a, b))  # per-field details of the kept pairs
     pair_df = pd.DataFrame({"cluster_id": cids[a], "id_a": arr.ids[a], "id_b": arr.ids[b],
                             "score": np.round(rescored.score.astype(np.float64), 6),
                             "details": details_json(rescored, np.arange(len(a)))})
@@ -109,16 +125,65 @@ def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: t
 
 
 def cluster_partition(part: pd.DataFrame, departement: str, params: RunParams, workers: int = 1,
-                      timings: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      timings: dict | None = None, scorer=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     arr = prepare(part)
-    scored = score_partition(arr, params, workers=workers, timings=timings)
+    scored = score_partition(arr, params, workers=workers, timings=timings, scorer=scorer)
+    return _group_and_output(arr, departement, scored, params, workers, timings, scorer)
+
+
+def _group_and_output(arr, departement, scored, params: RunParams, workers, timings, scorer):
     t0 = time.perf_counter()
-    labels, pairs = group_partition(arr, scored, params, threshold=params.threshold, workers=workers)
+    labels, pairs = group_partition(arr, scored, params, threshold=params.threshold, workers=workers,
+                                    scorer=scorer)
     out = partition_output(arr, departement, labels, pairs, threshold=params.threshold, scoring=params.scoring,
-                           workers=workers)
+                           workers=workers, scorer=scorer)
     if timings is not None:
         timings["grouping"] = timings.get("grouping", 0.0) + time.perf_counter() - t0
     return out
+
+
+def model_kind(params: RunParams, model=None) -> str:
+    """'rules' (the hand-set scorer) or the kind of the learned model that scores the run: `model`
+    (an object or a kind), else the run's `model` parameter (when RunParams has one), else 'rules'."""
+    if isinstance(model, str):
+        return model
+    return model.kind if model is not None else getattr(params, "model", DEFAULT_MODEL)
+
+
+def scored_partitions(df: pd.DataFrame, params: RunParams, workers: int = 1, timings: dict | None = None,
+                      model=None, fitted: dict | None = None):
+    """(departement, Arrays, Scored, scorer) per partition, in sorted département order.
+
+    The rules scorer goes partition by partition. A learned scorer takes two passes: candidates and
+    comparison levels of every partition, then (unless `model` is a fitted model) one Fellegi–Sunter
+    fit on them all, then probabilities per partition. `fitted` (optional dict) receives {"model": JSON}."""
+    kind = model_kind(params, model)
+    if isinstance(model, str):
+        model = None
+    if kind == "rules":
+        scorer = RulesScorer(params.scoring, workers)
+        for d, part in partitions_of(df):
+            arr = prepare(part)
+            yield d, arr, score_partition(arr, params, workers=workers, timings=timings, scorer=scorer), scorer
+        return
+    if model is None and kind != FellegiSunter.kind:
+        raise ValueError(f"unknown model {kind!r}")
+    compare_only = ModelScorer(None, params.scoring, workers)
+    parts = []
+    for d, part in partitions_of(df):
+        arr = prepare(part)
+        parts.append((d, arr, compare_partition(arr, params, workers, timings, scorer=compare_only)))
+    if model is None:
+        t0 = time.perf_counter()
+        model = FellegiSunter.fit_partitions([(arr, c) for _, arr, c in parts])
+        if timings is not None:
+            timings["fit"] = timings.get("fit", 0.0) + time.perf_counter() - t0
+    if fitted is not None:
+        fitted["model"] = model.to_json()
+    scorer = ModelScorer(model, params.scoring, workers)
+    while parts:
+        d, arr, compared = parts.pop(0)
+        yield d, arr, scorer.score(arr, compared), scorer
 
 
 def _sorted_outputs(memberships: list, pairs: list) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -139,39 +204,44 @@ def partitions_of(df: pd.DataFrame):
 
 
 def cluster_frame(df: pd.DataFrame, params: RunParams | None = None, workers: int = 1,
-                  stats: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  stats: dict | None = None, model=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cluster every partition of a selection-shaped DataFrame in memory.
 
     Returns (memberships[cluster_id, identifiant_unique, departement],
              pairs[cluster_id, id_a, id_b, score, details]) sorted by cluster_id then ids.
-    `params`: the defaults when None. `stats` (optional dict) receives stage seconds and per-partition seconds.
+    `params`: the defaults when None. `model`: a saved FellegiSunter / LogisticMatcher, or a kind
+    ("rules", "fellegi_sunter": fitted on this frame); None: the run's `model` parameter if RunParams
+    has one, else the rules scorer. `stats` (optional dict) receives stage seconds, per-partition
+    seconds and, for a learned scorer, the model's JSON under "model".
     """
     params = RunParams() if params is None else params
     memberships, pairs = [], []
     timings: dict = {}
     part_seconds: dict = {}
-    for d, part in partitions_of(df):
-        t0 = time.perf_counter()
-        m, p = cluster_partition(part, d, params, workers=workers, timings=timings)
+    fitted: dict = {}
+    t0 = time.perf_counter()
+    for d, arr, scored, scorer in scored_partitions(df, params, workers, timings, model, fitted):
+        m, p = _group_and_output(arr, d, scored, params, workers, timings, scorer)
         part_seconds[d] = round(time.perf_counter() - t0, 4)
+        t0 = time.perf_counter()
         memberships.append(m)
         pairs.append(p)
     out = _sorted_outputs(memberships, pairs)
     if stats is not None:
         stats.update({k: (round(v, 4) if isinstance(v, float) else v) for k, v in timings.items()})
         stats["partition_seconds"] = part_seconds
+        stats.update(fitted)
     return out
 
 
-def labels_at_thresholds(df: pd.DataFrame, params: RunParams, thresholds, workers: int = 1) -> dict:
+def labels_at_thresholds(df: pd.DataFrame, params: RunParams, thresholds, workers: int = 1,
+                         model=None) -> dict:
     """{threshold: Series identifiant_unique → cluster key ('' = alone)}: candidates and scores are
     computed once per partition, only the grouping is redone per threshold (evaluate's table)."""
     out = {t: [] for t in thresholds}
-    for d, part in partitions_of(df):
-        arr = prepare(part)
-        scored = score_partition(arr, params, workers=workers)
+    for d, arr, scored, scorer in scored_partitions(df, params, workers, model=model):
         for t in thresholds:
-            labels, _ = group_partition(arr, scored, params, threshold=t, workers=workers)
+            labels, _ = group_partition(arr, scored, params, threshold=t, workers=workers, scorer=scorer)
             key = np.where(labels >= 0, np.char.add(f"{d}:", labels.astype(str)), "")
             out[t].append(pd.Series(key, index=arr.ids))
     return {t: (pd.concat(v) if v else pd.Series(dtype=object)) for t, v in out.items()}
@@ -266,6 +336,7 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
         write_results(conn, run_id, departements, memberships, pairs)
     t_write = time.perf_counter() - t1
     part_seconds = stats.pop("partition_seconds", {})
+    stats.pop("model", None)  # a fitted model's JSON (not stored yet)
     return {
         "run_id": run_id,
         "departements": departements,

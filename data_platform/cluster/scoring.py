@@ -1,5 +1,7 @@
 """Per-field similarity of candidate pairs, vectorized (rapidfuzz `process.cpdist`, numpy), and one
-combined match score in [0, 1].
+combined match score in [0, 1]: the hand-set "rules" scorer (params `model: rules`). The learned
+scorers (comparison levels + Fellegi–Sunter or logistic regression) are in
+data_platform.cluster.comparisons and data_platform.cluster.model; `Scored` and `details_json` serve both.
 
 Rules (SPEC §3.1 step 3, §5, §7):
 - an empty field is "no information" for the pair, never a match ('' never equals '');
@@ -112,6 +114,11 @@ class Scored:
     score: np.ndarray
     fields: np.ndarray
     distance_m: np.ndarray
+    # learned scorers: `fields` and `weights` (log2 Bayes factors) are P × len(weight_names), one
+    # column per comparison (comparisons.NAMES); match_weight = prior + sum, in log2 odds
+    weights: np.ndarray | None = None
+    match_weight: np.ndarray | None = None
+    weight_names: tuple[str, ...] = ()
 
     @classmethod
     def empty(cls) -> Scored:
@@ -123,8 +130,10 @@ def _rescale(sim: np.ndarray, floor: float) -> np.ndarray:
     return np.clip((sim - floor) / (1.0 - floor), 0.0, 1.0)
 
 
-def text_similarity(a: np.ndarray, b: np.ndarray, workers: int = 1) -> np.ndarray:
-    """Mean of token_set_ratio and token_sort_ratio in [0, 1]; NaN where either side is empty."""
+def text_similarity(a: np.ndarray, b: np.ndarray, workers: int = 1, glued: bool = False) -> np.ndarray:
+    """Mean of token_set_ratio and token_sort_ratio in [0, 1]; NaN where either side is empty.
+    glued: also the plain ratio of the strings without spaces ('merceriecolin' = 'mercerie colin'),
+    whichever is higher."""
     out = np.full(len(a), np.nan, dtype=np.float32)
     both = (a != "") & (b != "")
     same = both & (a == b)
@@ -134,7 +143,12 @@ def text_similarity(a: np.ndarray, b: np.ndarray, workers: int = 1) -> np.ndarra
         qa, qb = a[both].tolist(), b[both].tolist()
         s1 = process.cpdist(qa, qb, scorer=fuzz.token_set_ratio, workers=workers, dtype=np.float32)
         s2 = process.cpdist(qa, qb, scorer=fuzz.token_sort_ratio, workers=workers, dtype=np.float32)
-        out[both] = (s1 + s2) / 200.0
+        sim = (s1 + s2) / 200.0
+        if glued:
+            ga = [x.replace(" ", "") for x in qa]
+            gb = [x.replace(" ", "") for x in qb]
+            sim = np.maximum(sim, process.cpdist(ga, gb, scorer=fuzz.ratio, workers=workers, dtype=np.float32) / 100.0)
+        out[both] = sim
     return out
 
 
@@ -192,8 +206,15 @@ def score_pairs(arr: Arrays, i: np.ndarray, j: np.ndarray, params: dict, workers
     dist = haversine_m(arr.lat[i], arr.lon[i], arr.lat[j], arr.lon[j])  # NaN when either is unknown
     fields[:, 6] = np.clip(1.0 - (dist - NEAR_M) / (FAR_M - NEAR_M), 0.0, 1.0)
 
-    score = combine(fields, params)
-    # exact_match_fields: non-empty and equal, else no match
+    score = apply_constraints(arr, i, j, combine(fields, params), dist, params)
+    return Scored(i, j, score.astype(np.float32), fields, dist)
+
+
+def apply_constraints(arr: Arrays, i: np.ndarray, j: np.ndarray, score: np.ndarray, dist: np.ndarray,
+                      params: dict) -> np.ndarray:
+    """The run's hard constraints, whatever the scorer: `exact_match_fields` non-empty and equal,
+    `max_distance_m` (> 0) not exceeded by two located actors; else score 0."""
+    score = np.array(score, dtype=np.float64)
     for field in params.get("exact_match_fields") or []:
         col = _exact_column(arr, field)
         a, b = col[i], col[j]
@@ -201,7 +222,7 @@ def score_pairs(arr: Arrays, i: np.ndarray, j: np.ndarray, params: dict, workers
     max_d = float(params.get("max_distance_m") or 0)
     if max_d > 0:
         score[np.nan_to_num(dist, nan=0.0) > max_d] = 0.0
-    return Scored(i, j, score.astype(np.float32), fields, dist)
+    return score
 
 
 def combine(fields: np.ndarray, params: dict) -> np.ndarray:
@@ -238,6 +259,8 @@ def _exact_column(arr: Arrays, field: str) -> np.ndarray:
 
 def details_json(scored: Scored, rows: np.ndarray) -> list[str]:
     """The `cluster_pair.details` JSON of the given scored rows (contract in docs/CONTRACTS.md)."""
+    if scored.weights is not None:
+        return _model_details_json(scored, rows)
     f = scored.fields[rows]
     d = scored.distance_m[rows]
     out = []
@@ -247,4 +270,29 @@ def details_json(scored: Scored, rows: np.ndarray) -> list[str]:
         dist_txt = "null" if dist != dist else str(round(dist, 1))
         out.append('{"fields": {' + ", ".join(parts) + '}, "matched": [' + ", ".join(matched)
                    + '], "distance_m": ' + dist_txt + "}")
+    return out
+
+
+def _model_details_json(scored: Scored, rows: np.ndarray) -> list[str]:
+    """Details of a learned scorer: `fields` = each comparison's agreement in [0, 1] (1 = strongest
+    level), `matched` = comparisons that raise the probability, `weights` = their log2 Bayes factors
+    (Splink's waterfall; 0 = no information), `match_weight` = prior + sum, in log2 odds."""
+    import json
+    import math
+
+    names = scored.weight_names
+    out = []
+    w = scored.weights[rows]
+    f = scored.fields[rows]
+    mw = scored.match_weight[rows]
+    d = scored.distance_m[rows]
+    for wrow, frow, total, dist in zip(w.tolist(), f.tolist(), mw.tolist(), d.tolist()):
+        known = [not math.isnan(v) for v in frow]
+        out.append(json.dumps({
+            "fields": {name: round(v, 4) for name, v, k in zip(names, frow, known) if k},
+            "matched": [name for name, x in zip(names, wrow) if x > 0],
+            "distance_m": None if math.isnan(dist) else round(dist, 1),
+            "weights": {name: round(x, 3) for name, x, k in zip(names, wrow, known) if k},
+            "match_weight": round(total, 3),
+        }))
     return out
