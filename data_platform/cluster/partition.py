@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from data_platform.cluster.candidates import BlockingKey, candidate_pairs
+from data_platform.cluster.candidates import GRID_SHIFTS, BlockingKey, candidate_pairs, grid_codes, phonetic_fr
 from data_platform.cluster.grouping import cluster_ids, group
 from data_platform.cluster.params import RunParams
 from data_platform.cluster.scoring import Arrays, Scored, details_json, score_pairs
@@ -39,24 +39,47 @@ def prepare(df: pd.DataFrame) -> Arrays:
     return Arrays.from_frame(df)
 
 
-# Blocking keys (measured on the generator's 500,000 actors, Paris = 38,578 rows, bench/bench_cluster.py):
+# Blocking keys (measured on the generator's 500,000 actors, Paris = 38,578 rows, bench/bench_candidates.py):
 # word 1-3-grams of name + address find as many true pairs as character trigrams do, at a tenth of
 # the cost, because a dense partition shares every common trigram; character trigrams (robust to
 # typos in every word) are added where the partition is small enough for them to be cheap.
+# Top-k neighbours lose pairs in dense partitions (namesakes crowd a row's k best), so exact keys
+# follow, each pairing the rows that share its value (capped: sorted neighbourhood of EXACT_WINDOW
+# rows within a value shared by many, e.g. a chain's phone or a mall's grid cell).
+EXACT_WINDOW = 20
+GRID_CELL_M = 150.0  # four shifted grids: any two points < 75 m apart on both axes share a cell
 BLOCKING_KEYS = [
     BlockingKey("nom_adresse_words", analyzer="word", ngram_range=(1, 3), max_df_rows=1000, k=TOP_K),
     BlockingKey("nom_cp_words", analyzer="word", ngram_range=(1, 3), max_df_rows=500, k=5),
     BlockingKey("nom_adresse_chars", analyzer="char_wb", ngram_range=(3, 3), k=TOP_K, max_rows=3000),
+    BlockingKey("siret", kind="exact", window=EXACT_WINDOW),
+    BlockingKey("telephone", kind="exact", window=EXACT_WINDOW),
+    BlockingKey("numero_rue", kind="exact", window=EXACT_WINDOW),
+    BlockingKey("nom_phonetique", kind="exact", window=EXACT_WINDOW),
+    *[BlockingKey(f"grille_{k}", kind="exact", window=EXACT_WINDOW) for k in range(len(GRID_SHIFTS))],
 ]
 
 
-def blocking_texts(arr: Arrays) -> list[list[str]]:
-    """Texts of BLOCKING_KEYS: name + address; name + commercial name + postal code (finds a
-    duplicate whose address is missing or written differently); name + address again (chars)."""
+def blocking_texts(arr: Arrays) -> list:
+    """Inputs of BLOCKING_KEYS, in order. TF-IDF texts: name + address; name + commercial name +
+    postal code (finds a duplicate whose address is missing or written differently); name + address
+    again (chars). Exact keys as (values, order texts): SIRET, phone, house number + street, the
+    phonetic key of the name (within a postal code), and the coordinate grid cells — the rows of
+    one value are sorted by name (by address for the name key) when the value is capped."""
     nom = pd.Series(arr.nom)
-    nom_adresse = (nom + " " + pd.Series(arr.adresse)).str.strip().tolist()
+    adresse = pd.Series(arr.adresse)
+    nom_adresse = (nom + " " + adresse).str.strip().tolist()
     nom_cp = (nom + " " + pd.Series(arr.nom_commercial) + " " + pd.Series(arr.code_postal)).str.strip().tolist()
-    return [nom_adresse, nom_cp, nom_adresse]
+    # "12 bis rue x" and "12 rue x" are one number on one street
+    street = adresse.str.replace(r"^\s*\d+\s*(?:bis|ter|quater|[a-z](?=\s))?\s*", "", regex=True).str.strip()
+    hn = pd.Series(arr.house_number)
+    numero_rue = (hn + " " + street).where((hn != "") & (street != ""), "").to_numpy(dtype=object)
+    phon = pd.Series(phonetic_fr(arr.nom))
+    nom_phon = (phon + "|" + pd.Series(arr.code_postal)).where(phon != "", "").to_numpy(dtype=object)
+    by_name = arr.nom
+    grids = [(grid_codes(arr.lat, arr.lon, GRID_CELL_M, shift), by_name) for shift in GRID_SHIFTS]
+    return [nom_adresse, nom_cp, nom_adresse, (arr.siret, by_name), (arr.telephone, by_name),
+            (numero_rue, by_name), (nom_phon, arr.adresse), *grids]
 
 
 def score_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
