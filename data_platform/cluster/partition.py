@@ -97,15 +97,36 @@ def score_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: d
     return scored
 
 
+def link_rows(arr: Arrays, links: tuple | None) -> dict:
+    """Reviewer links (cannot, must DataFrames of id_a, id_b; see data_platform.labels.reviewer) as
+    row-index pairs of this partition: {"cannot": (a, b), "must": (a, b)}; pairs with an actor
+    outside the partition are dropped."""
+    if not links:
+        return {}
+    index = pd.Index(arr.ids)
+    out = {}
+    for name, df in zip(("cannot", "must"), links):
+        if df is None or not len(df):
+            continue
+        a = index.get_indexer(df["id_a"].to_numpy())
+        b = index.get_indexer(df["id_b"].to_numpy())
+        keep = (a >= 0) & (b >= 0)
+        if keep.any():
+            out[name] = (a[keep].astype(np.int64), b[keep].astype(np.int64))
+    return out
+
+
 def group_partition(arr: Arrays, scored: Scored, params: RunParams, *, threshold: float,
-                    workers: int = 1) -> tuple[np.ndarray, tuple]:
-    """Cluster label per row (-1 = alone) and every scored pair (candidates ∪ intra-component)."""
+                    workers: int = 1, links: tuple | None = None) -> tuple[np.ndarray, tuple]:
+    """Cluster label per row (-1 = alone) and every scored pair (candidates ∪ intra-component ∪
+    must-links). `links`: reviewer (cannot, must) pairs by identifiant_unique."""
     def score_fn(a, b):
         return score_pairs(arr, a, b, params.scoring, workers=workers).score
 
     labels, (ea, eb, es) = group(len(arr), scored.i, scored.j, scored.score, threshold,
                                  source=arr.source, est_parent=arr.est_parent,
-                                 allow_same_source=params.allow_same_source, score_fn=score_fn)
+                                 allow_same_source=params.allow_same_source, score_fn=score_fn,
+                                 **link_rows(arr, links))
     n = len(arr)
     key = np.concatenate([scored.i * n + scored.j, ea * n + eb])
     sc = np.concatenate([scored.score.astype(np.float64), es])
@@ -115,14 +136,18 @@ def group_partition(arr: Arrays, scored: Scored, params: RunParams, *, threshold
 
 def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: tuple, *, threshold: float,
                      scoring: dict, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Membership rows and cluster_pair rows (pairs ≥ threshold inside a final cluster); `scoring`:
-    `RunParams.scoring`, to rescore the kept pairs with their per-field details."""
+    """Membership rows and cluster_pair rows: every pair inside a final cluster, whatever its score;
+    `scoring`: `RunParams.scoring`, to rescore the kept pairs with their per-field details.
+
+    A cluster can hold a pair below the threshold (average linkage merges on the mean distance); it is
+    stored too, so that the cluster's weakest pair (the suggestion's score) is the one a reviewer sees.
+    `threshold` is kept for the callers; it no longer filters the pairs."""
     cids = cluster_ids(departement, arr.ids, labels)
     members = np.flatnonzero(labels >= 0)
     memberships = pd.DataFrame({"cluster_id": cids[members], "identifiant_unique": arr.ids[members],
                                 "departement": departement})
     a, b, s = pairs
-    inside = (labels[a] >= 0) & (labels[a] == labels[b]) & (s >= threshold) if len(a) else np.zeros(0, bool)
+    inside = (labels[a] >= 0) & (labels[a] == labels[b]) if len(a) else np.zeros(0, bool)
     a, b = a[inside], b[inside]
     rescored = score_pairs(arr, a, b, scoring, workers=workers)  # per-field details of the kept pairs
     pair_df = pd.DataFrame({"cluster_id": cids[a], "id_a": arr.ids[a], "id_b": arr.ids[b],
@@ -132,11 +157,12 @@ def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: t
 
 
 def cluster_partition(part: pd.DataFrame, departement: str, params: RunParams, workers: int = 1,
-                      timings: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      timings: dict | None = None, links: tuple | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     arr = prepare(part)
     scored = score_partition(arr, params, workers=workers, timings=timings)
     t0 = time.perf_counter()
-    labels, pairs = group_partition(arr, scored, params, threshold=params.threshold, workers=workers)
+    labels, pairs = group_partition(arr, scored, params, threshold=params.threshold, workers=workers,
+                                    links=links)
     out = partition_output(arr, departement, labels, pairs, threshold=params.threshold, scoring=params.scoring,
                            workers=workers)
     if timings is not None:
@@ -162,12 +188,14 @@ def partitions_of(df: pd.DataFrame):
 
 
 def cluster_frame(df: pd.DataFrame, params: RunParams | None = None, workers: int = 1,
-                  stats: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  stats: dict | None = None, links: tuple | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cluster every partition of a selection-shaped DataFrame in memory.
 
     Returns (memberships[cluster_id, identifiant_unique, departement],
              pairs[cluster_id, id_a, id_b, score, details]) sorted by cluster_id then ids.
     `params`: the defaults when None. `stats` (optional dict) receives stage seconds and per-partition seconds.
+    `links` (optional): reviewer (cannot, must) pairs, DataFrames of id_a, id_b
+    (data_platform.labels.reviewer_links).
     """
     params = RunParams() if params is None else params
     memberships, pairs = [], []
@@ -175,7 +203,7 @@ def cluster_frame(df: pd.DataFrame, params: RunParams | None = None, workers: in
     part_seconds: dict = {}
     for d, part in partitions_of(df):
         t0 = time.perf_counter()
-        m, p = cluster_partition(part, d, params, workers=workers, timings=timings)
+        m, p = cluster_partition(part, d, params, workers=workers, timings=timings, links=links)
         part_seconds[d] = round(time.perf_counter() - t0, 4)
         memberships.append(m)
         pairs.append(p)
@@ -272,18 +300,21 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
                   url: str | None = None) -> dict:
     """Cluster the run's selection for these départements and store memberships and pairs.
 
-    One COPY out, clustering per partition, then one transaction: delete the run's rows of these
+    One COPY out and one query for the reviewers' cannot-/must-links of these actors, clustering per
+    partition, then one transaction: delete the run's rows of these
     départements, COPY the new ones. Returns counts and seconds (per partition, per stage).
     """
     from data_platform.db.connection import connect
+    from data_platform.labels.reviewer import reviewer_links
 
     departements = sorted(set(departements))
     t0 = time.perf_counter()
     with connect(url) as conn:
         df = read_selection(conn, run_id, departements)
+        links = reviewer_links(conn, df["identifiant_unique"].tolist())  # reviewers' memory, one query
     t_read = time.perf_counter() - t0
     stats: dict = {}
-    memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats)
+    memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats, links=links)
     t1 = time.perf_counter()
     with connect(url) as conn:
         write_results(conn, run_id, departements, memberships, pairs)
