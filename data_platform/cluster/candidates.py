@@ -116,10 +116,16 @@ def value_codes(values: Sequence[str]) -> np.ndarray:
     return codes.astype(np.int64)
 
 
+def text_ranks(texts: Sequence[str]) -> np.ndarray:
+    """Rank of each text in sorted order (equal texts, equal ranks): a sort key computed once."""
+    return pd.factorize(pd.Series(np.asarray(texts, dtype=object)).fillna("").astype(str), sort=True)[0]
+
+
 def block_pairs(codes: np.ndarray, order: Sequence[str] | None = None,
                 window: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of rows sharing a key code (≥ 0): all pairs of a value with ≤ window + 1 rows; in larger
-    ones, each row with the next `window` rows in `order` (then row index) — sorted neighbourhood.
+    ones, each row with the next `window` rows in `order` (texts, or their int ranks; then row
+    index) — sorted neighbourhood.
 
     Vectorized: one lexsort, then one comparison per offset 1..window. Returns (i, j), i < j, unique,
     sorted by (i, j).
@@ -130,9 +136,10 @@ def block_pairs(codes: np.ndarray, order: Sequence[str] | None = None,
     empty = (np.empty(0, np.int64), np.empty(0, np.int64))
     if len(rows) < 2 or window <= 0:
         return empty
-    if order is not None:
-        rank = pd.factorize(pd.Series(np.asarray(order, dtype=object)[rows]).fillna("").astype(str),
-                            sort=True)[0]
+    if order is not None and np.asarray(order).dtype.kind in "iu":  # ranks already
+        rank = np.asarray(order, np.int64)[rows]
+    elif order is not None:
+        rank = text_ranks(np.asarray(order, dtype=object)[rows])
     else:
         rank = np.zeros(len(rows), np.int64)
     srt = rows[np.lexsort((rows, rank, codes[rows]))]

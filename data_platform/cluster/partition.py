@@ -11,7 +11,14 @@ import time
 import numpy as np
 import pandas as pd
 
-from data_platform.cluster.candidates import GRID_SHIFTS, BlockingKey, candidate_pairs, grid_codes, phonetic_fr
+from data_platform.cluster.candidates import (
+    GRID_SHIFTS,
+    BlockingKey,
+    candidate_pairs,
+    grid_codes,
+    phonetic_fr,
+    text_ranks,
+)
 from data_platform.cluster.grouping import cluster_ids, group
 from data_platform.cluster.params import RunParams
 from data_platform.cluster.scoring import Arrays, Scored, details_json, score_pairs
@@ -76,10 +83,10 @@ def blocking_texts(arr: Arrays) -> list:
     numero_rue = (hn + " " + street).where((hn != "") & (street != ""), "").to_numpy(dtype=object)
     phon = pd.Series(phonetic_fr(arr.nom))
     nom_phon = (phon + "|" + pd.Series(arr.code_postal)).where(phon != "", "").to_numpy(dtype=object)
-    by_name = arr.nom
+    by_name = text_ranks(arr.nom)  # one sort of the names for every key ordered by name
     grids = [(grid_codes(arr.lat, arr.lon, GRID_CELL_M, shift), by_name) for shift in GRID_SHIFTS]
     return [nom_adresse, nom_cp, nom_adresse, (arr.siret, by_name), (arr.telephone, by_name),
-            (numero_rue, by_name), (nom_phon, arr.adresse), *grids]
+            (numero_rue, by_name), (nom_phon, text_ranks(arr.adresse)), *grids]
 
 
 def score_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
@@ -146,7 +153,7 @@ def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: t
     members = np.flatnonzero(labels >= 0)
     memberships = pd.DataFrame({"cluster_id": cids[members], "identifiant_unique": arr.ids[members],
                                 "departement": departement})
-    a, b, s = pairs
+    a, b, _ = pairs
     inside = (labels[a] >= 0) & (labels[a] == labels[b]) if len(a) else np.zeros(0, bool)
     a, b = a[inside], b[inside]
     rescored = score_pairs(arr, a, b, scoring, workers=workers)  # per-field details of the kept pairs

@@ -179,7 +179,7 @@ def test_reviewer_cannot_links_and_must_links():
     assert labels[0] != labels[2] or labels[0] < 0
     assert (labels[1] >= 0) and (labels[1] in (labels[0], labels[2]))
     # an approved pair stays together even when it scores low, and is returned with the extra pairs
-    labels, (ea, eb, es) = run([(0, 1, 0.1)], must=(np.array([1]), np.array([0])))
+    labels, (ea, eb, _) = run([(0, 1, 0.1)], must=(np.array([1]), np.array([0])))
     assert labels[0] == labels[1] >= 0 and (labels[2:] < 0).all()
     assert (0, 1) in set(zip(ea.tolist(), eb.tolist()))
     # a pair both approved and separated: the separation wins
