@@ -122,16 +122,19 @@ def text_ranks(texts: Sequence[str]) -> np.ndarray:
 
 
 def block_pairs(codes: np.ndarray, order: Sequence[str] | None = None,
-                window: int = 20) -> tuple[np.ndarray, np.ndarray]:
+                window: int = 20, rows_of: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of rows sharing a key code (≥ 0): all pairs of a value with ≤ window + 1 rows; in larger
     ones, each row with the next `window` rows in `order` (texts, or their int ranks; then row
     index) — sorted neighbourhood.
 
+    `rows_of` (optional): the row of each entry, for a key with several values per row (entries of
+    codes/order; pairs of one row with itself are dropped).
     Vectorized: one lexsort, then one comparison per offset 1..window. Returns (i, j), i < j, unique,
     sorted by (i, j).
     """
     codes = np.asarray(codes, np.int64)
-    n = len(codes)
+    row = np.arange(len(codes), dtype=np.int64) if rows_of is None else np.asarray(rows_of, np.int64)
+    n = int(row.max()) + 1 if len(row) else 0
     rows = np.flatnonzero(codes >= 0)
     empty = (np.empty(0, np.int64), np.empty(0, np.int64))
     if len(rows) < 2 or window <= 0:
@@ -149,8 +152,8 @@ def block_pairs(codes: np.ndarray, order: Sequence[str] | None = None,
         same = np.flatnonzero(c[:-d] == c[d:])
         if not len(same):
             break  # no value has more than d rows: none has more than d + 1 either
-        a, b = srt[same], srt[same + d]
-        out.append(np.minimum(a, b) * n + np.maximum(a, b))
+        a, b = row[srt[same]], row[srt[same + d]]
+        out.append((np.minimum(a, b) * n + np.maximum(a, b))[a != b])
     if not out:
         return empty
     key = np.unique(np.concatenate(out))
@@ -227,7 +230,8 @@ def candidate_pairs(texts_list: Sequence, keys: Sequence[BlockingKey] | None = N
     cosine) sorted by (i, j); a pair found by exact keys only has cosine 0.
 
     The input of a tfidf key is its texts; of an exact key a tuple (values, order texts) — values
-    are strings ('' = no key) or int codes (-1 = no key). `stats` (optional dict) receives, per key
+    are strings ('' = no key) or int codes (-1 = no key), one per row or n × m (m values per row,
+    e.g. a key of the name and one of the commercial name that match each other too). `stats` (optional dict) receives, per key
     name, {"seconds", "pairs"} (added up over calls)."""
     n = _input_rows(texts_list[0]) if len(texts_list) else 0
     keys = list(keys) if keys is not None else [BlockingKey("text")] * len(texts_list)
@@ -240,8 +244,13 @@ def candidate_pairs(texts_list: Sequence, keys: Sequence[BlockingKey] | None = N
         if key.kind == "exact":
             values, order = inp if isinstance(inp, tuple) else (inp, None)
             values = np.asarray(values)
+            rows_of = None
+            if values.ndim == 2:  # several values per row (columns): one entry per (row, value)
+                rows_of = np.repeat(np.arange(len(values)), values.shape[1])
+                values = values.ravel()
+                order = None if order is None else np.repeat(np.asarray(order), rows_of.size // max(1, n))
             codes = values.astype(np.int64) if values.dtype.kind in "iu" else value_codes(values)
-            i, j = block_pairs(codes, order, key.window)
+            i, j = block_pairs(codes, order, key.window, rows_of)
             found = (i, j, np.zeros(len(i), np.float32))
         else:
             x = tfidf_matrix(inp, key.ngram_range, key.max_df_rows, key.analyzer)

@@ -52,12 +52,14 @@ def prepare(df: pd.DataFrame) -> Arrays:
 # typos in every word) are added where the partition is small enough for them to be cheap.
 # Top-k neighbours lose pairs in dense partitions (namesakes crowd a row's k best), so exact keys
 # follow, each pairing the rows that share its value (capped: sorted neighbourhood of EXACT_WINDOW
-# rows within a value shared by many, e.g. a chain's phone or a mall's grid cell).
-EXACT_WINDOW = 20
+# rows within a value shared by many, e.g. a chain's phone or a mall's grid cell). They replace the
+# former name + commercial name + postal code top-5 (a quarter of the TF-IDF time): the phonetic
+# name keys within a postal code find those pairs. Seed 42: pairs completeness 0.98377 → 0.99767 at
+# 500,000 (3.10 M → 3.93 M candidates), 0.99821 → 0.99972 at 50,000 (265 k → 262 k candidates).
+EXACT_WINDOW = 5
 GRID_CELL_M = 150.0  # four shifted grids: any two points < 75 m apart on both axes share a cell
 BLOCKING_KEYS = [
     BlockingKey("nom_adresse_words", analyzer="word", ngram_range=(1, 3), max_df_rows=1000, k=TOP_K),
-    BlockingKey("nom_cp_words", analyzer="word", ngram_range=(1, 3), max_df_rows=500, k=5),
     BlockingKey("nom_adresse_chars", analyzer="char_wb", ngram_range=(3, 3), k=TOP_K, max_rows=3000),
     BlockingKey("siret", kind="exact", window=EXACT_WINDOW),
     BlockingKey("telephone", kind="exact", window=EXACT_WINDOW),
@@ -68,24 +70,26 @@ BLOCKING_KEYS = [
 
 
 def blocking_texts(arr: Arrays) -> list:
-    """Inputs of BLOCKING_KEYS, in order. TF-IDF texts: name + address; name + commercial name +
-    postal code (finds a duplicate whose address is missing or written differently); name + address
-    again (chars). Exact keys as (values, order texts): SIRET, phone, house number + street, the
-    phonetic key of the name (within a postal code), and the coordinate grid cells — the rows of
-    one value are sorted by name (by address for the name key) when the value is capped."""
+    """Inputs of BLOCKING_KEYS, in order. TF-IDF texts: name + address (words, then chars). Exact
+    keys as (values, order): SIRET, phone, house number + street, the phonetic keys of the name and
+    of the commercial name within a postal code (either matches either: finds a duplicate whose
+    address is missing or written differently), the four coordinate grids; a capped value's rows
+    are taken in name order (address order for the name keys)."""
     nom = pd.Series(arr.nom)
     adresse = pd.Series(arr.adresse)
     nom_adresse = (nom + " " + adresse).str.strip().tolist()
-    nom_cp = (nom + " " + pd.Series(arr.nom_commercial) + " " + pd.Series(arr.code_postal)).str.strip().tolist()
     # "12 bis rue x" and "12 rue x" are one number on one street
     street = adresse.str.replace(r"^\s*\d+\s*(?:bis|ter|quater|[a-z](?=\s))?\s*", "", regex=True).str.strip()
     hn = pd.Series(arr.house_number)
     numero_rue = (hn + " " + street).where((hn != "") & (street != ""), "").to_numpy(dtype=object)
-    phon = pd.Series(phonetic_fr(arr.nom))
-    nom_phon = (phon + "|" + pd.Series(arr.code_postal)).where(phon != "", "").to_numpy(dtype=object)
+    cp = pd.Series(arr.code_postal)
+    # the name's and the commercial name's keys, one column each: a name matches either name
+    nom_phon = np.column_stack([(phon + "|" + cp).where(phon != "", "").to_numpy(dtype=object)
+                                for phon in (pd.Series(phonetic_fr(arr.nom)),
+                                             pd.Series(phonetic_fr(arr.nom_commercial)))])
     by_name = text_ranks(arr.nom)  # one sort of the names for every key ordered by name
     grids = [(grid_codes(arr.lat, arr.lon, GRID_CELL_M, shift), by_name) for shift in GRID_SHIFTS]
-    return [nom_adresse, nom_cp, nom_adresse, (arr.siret, by_name), (arr.telephone, by_name),
+    return [nom_adresse, nom_adresse, (arr.siret, by_name), (arr.telephone, by_name),
             (numero_rue, by_name), (nom_phon, text_ranks(arr.adresse)), *grids]
 
 

@@ -85,6 +85,14 @@ def test_exact_key_recovers_a_pair_lost_by_top_k_in_a_dense_block():
     assert (i < j).all() and (np.diff(i * 40 + j) > 0).all()
 
 
+def test_a_name_matches_the_other_ones_commercial_name():
+    # two values per row (name key, commercial name key): row 0's name is row 2's commercial name
+    values = np.array([["renaud|94500", ""], ["garage|94500", ""], ["cycles renaud|94500", "renaud|94500"]],
+                      dtype=object)
+    i, j, _ = candidate_pairs([(values, None)], [BlockingKey("noms", kind="exact", window=5)])
+    assert list(zip(i.tolist(), j.tolist())) == [(0, 2)]
+
+
 def test_blocking_texts_cover_every_key(make_selection):
     arr = prepare(make_selection([
         {"identifiant_unique": "a", "nom_norm": "garage martin", "adresse_norm": "12 bis rue victor hugo",
@@ -96,7 +104,8 @@ def test_blocking_texts_cover_every_key(make_selection):
     assert len(inputs) == len(BLOCKING_KEYS)
     by_name = dict(zip([k.name for k in BLOCKING_KEYS], inputs))
     assert list(by_name["numero_rue"][0]) == ["12 rue victor hugo", "12 rue victor hugo", ""]
-    assert by_name["nom_phonetique"][0][0] == by_name["nom_phonetique"][0][1] != ""
+    phon = by_name["nom_phonetique"][0]  # name, commercial name: one column each
+    assert phon.shape == (3, 2) and phon[0, 0] == phon[1, 0] != "" and (phon[:, 1] == "").all()
     # every exact key alone: a and b share the street number, the phonetic name and a grid cell
     for name in ["numero_rue", "nom_phonetique"]:
         key = next(k for k in BLOCKING_KEYS if k.name == name)
