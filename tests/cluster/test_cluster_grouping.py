@@ -188,7 +188,7 @@ def test_reviewer_cannot_links_and_must_links():
 
 
 def test_every_pair_of_a_final_cluster_is_stored_with_the_weakest(make_selection):
-    from data_platform.cluster.partition import _params, partition_output, prepare
+    from data_platform.cluster.partition import partition_output, prepare
     from data_platform.cluster.scoring import score_pairs
 
     # A~B and B~C strong, A~C at 0.6 (below 0.75): average linkage keeps the three together
@@ -200,11 +200,11 @@ def test_every_pair_of_a_final_cluster_is_stored_with_the_weakest(make_selection
     arr = prepare(make_selection([
         {"identifiant_unique": k, "source": k, "nom_norm": n, "adresse_norm": "3 avenue foch"}
         for k, n in [("a", "garage martin"), ("b", "garage martin auto"), ("c", "garage auto"), ("d", "garage")]]))
-    params = _params({})
+    scoring = RunParams().scoring
     labels = np.array([7, 7, 7, -1])
     pairs = (np.array([0, 0, 1, 2]), np.array([1, 2, 2, 3]), np.array([0.95, 0.6, 0.95, 0.9]))
-    _, stored = partition_output(arr, "75", labels, pairs, params, 0.75)
+    _, stored = partition_output(arr, "75", labels, pairs, threshold=0.75, scoring=scoring)
     # every pair of the cluster, the one below the threshold included; none with an actor outside it
     assert list(zip(stored.id_a, stored.id_b)) == [("a", "b"), ("a", "c"), ("b", "c")]
-    expected = score_pairs(arr, np.array([0, 0, 1]), np.array([1, 2, 2]), params).score
+    expected = score_pairs(arr, np.array([0, 0, 1]), np.array([1, 2, 2]), scoring).score
     assert np.allclose(stored["score"], np.round(expected.astype(float), 6))

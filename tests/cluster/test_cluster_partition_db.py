@@ -164,12 +164,12 @@ def test_reviewer_decisions_bind_the_next_run(db, make_selection):
              for i, s, n in other]
     df = make_selection(rows)
     # without the reviewers' memory: the three are one cluster, the garage pair is none
-    m, _ = cluster_frame(df)
+    m, _ = cluster_frame(df, RunParams())
     assert m.groupby("cluster_id")["identifiant_unique"].apply(sorted).tolist() == [
         ["ecomaison_1", "ecosystem_1", "refashion_1"]]
 
     _create_selection(db, df)
-    result = cluster_batch("run1", ["75"])
+    result = cluster_batch("run1", ["75"], RunParams())
     assert result["clusters"] == 2
     members = _fetch(db, "select cluster_id, identifiant_unique from cluster_membership where run_id = 'run1' order by 2")
     groups = sorted(sorted(i for c2, i in members if c2 == c) for c in {c for c, _ in members})
