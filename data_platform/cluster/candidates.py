@@ -246,6 +246,10 @@ def candidate_pairs(texts_list: Sequence, keys: Sequence[BlockingKey] | None = N
             values = np.asarray(values)
             rows_of = None
             if values.ndim == 2:  # several values per row (columns): one entry per (row, value)
+                values = values.copy()
+                for col in range(1, values.shape[1]):  # a value repeated in one row counts once
+                    repeated = (values[:, [col]] == values[:, :col]).any(axis=1)
+                    values[repeated, col] = -1 if values.dtype.kind in "iu" else ""
                 rows_of = np.repeat(np.arange(len(values)), values.shape[1])
                 values = values.ravel()
                 order = None if order is None else np.repeat(np.asarray(order), rows_of.size // max(1, n))

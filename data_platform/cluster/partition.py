@@ -322,7 +322,10 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
     t0 = time.perf_counter()
     with connect(url) as conn:
         df = read_selection(conn, run_id, departements)
-        links = reviewer_links(conn, df["identifiant_unique"].tolist())  # reviewers' memory, one query
+        # reviewers' memory, one query; labels come from human decisions (thousands, not millions):
+        # all are read and kept for the batch's actors here rather than shipping every id to SQL
+        ids = df["identifiant_unique"]
+        links = tuple(lk[lk["id_a"].isin(ids) & lk["id_b"].isin(ids)] for lk in reviewer_links(conn))
     t_read = time.perf_counter() - t0
     stats: dict = {}
     memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats, links=links)
