@@ -11,11 +11,14 @@ dumped once to a cache file (--cache-dir, default /tmp) and reused by later runs
 the true pairs (same `entity_id`, same partition). Prints pairs completeness, candidate pairs,
 seconds and pairs per key, and the true pairs that only each key finds.
 
-Measured (2026-12-02, 2-core box shared with 7 other engineers' work, seed 42):
-    50,000 (46,889 selected, 32,414 true pairs): top-k keys alone 0.99821 (264,555 candidates);
-        with the exact keys 0.99975 (278,127 candidates)
-    500,000 (468,351 selected, 325,414 true pairs): top-k keys alone 0.98377 (3,102,963 candidates);
-        see the closing figures of the branch report for the current keys
+Measured (2026-12-02, seed 42, 2-core box shared with 7 other engineers' work — load ~8 — so
+seconds compare only between runs made side by side, as main's keys and these were):
+    50,000 (46,889 selected, 32,414 true pairs):
+        main's top-k keys       0.99821, 264,555 candidates
+        these keys              0.99972, 261,537 candidates
+    500,000 (468,351 selected, 325,414 true pairs; Paris 37,575 rows):
+        main's top-k keys       0.98377, 3,102,963 candidates, 202 s
+        these keys              0.99767, 3,934,953 candidates, 122 s (exact keys 8.5 s of it)
 """
 from __future__ import annotations
 
