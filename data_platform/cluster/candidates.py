@@ -1,17 +1,27 @@
-"""Candidate pairs inside one partition: TF-IDF character n-grams, sparse top-k cosine neighbours.
+"""Candidate pairs inside one partition: TF-IDF nearest neighbours plus exact blocking keys.
 
-No dense n×n matrix is ever built: rows are multiplied against the whole partition in chunks whose
-sparse similarity block stays under a fixed budget (n-grams shared by very many rows are dropped
-so that the product stays sparse), and only the k best neighbours of each row (above a minimum
-cosine) are kept. Output pairs are int arrays with i < j, deduplicated and
-sorted by (i, j), so the same input always gives the same pairs.
+Two kinds of blocking key, unioned:
+- `tfidf`: TF-IDF character or word n-grams, sparse top-k cosine neighbours. No dense n×n matrix is
+  ever built: rows are multiplied against the whole partition in chunks whose sparse similarity
+  block stays under a fixed budget (n-grams shared by very many rows are dropped so that the
+  product stays sparse), and only the k best neighbours of each row (above a minimum cosine) are
+  kept. Top-k alone loses true pairs in dense partitions (a row's k best may all be namesakes).
+- `exact`: rows sharing one non-empty key value (SIRET, phone, street + number, a coordinate grid
+  cell, a phonetic name key...) are paired, all of them when the value has at most `window` + 1
+  rows; a value shared by more (a chain's phone, a mall's cell) is not made quadratic: its rows are
+  sorted by a second text (e.g. the name) and each row is paired with the next `window` ones
+  (sorted neighbourhood). One sort per key, no loop per block.
+Output pairs are int arrays with i < j, deduplicated and sorted by (i, j), so the same input always
+gives the same pairs.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -99,29 +109,161 @@ def merge_pairs(n: int, *pair_sets) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return key // n, key % n, cos
 
 
+def value_codes(values: Sequence[str]) -> np.ndarray:
+    """Integer code per row of a key value (-1 for '' / None: no key), in first-seen order."""
+    v = pd.Series(np.asarray(values, dtype=object)).fillna("").astype(str)
+    codes, _ = pd.factorize(v.where(v != "", None), sort=False)
+    return codes.astype(np.int64)
+
+
+def text_ranks(texts: Sequence[str]) -> np.ndarray:
+    """Rank of each text in sorted order (equal texts, equal ranks): a sort key computed once."""
+    return pd.factorize(pd.Series(np.asarray(texts, dtype=object)).fillna("").astype(str), sort=True)[0]
+
+
+def block_pairs(codes: np.ndarray, order: Sequence[str] | None = None,
+                window: int = 20, rows_of: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows sharing a key code (≥ 0): all pairs of a value with ≤ window + 1 rows; in larger
+    ones, each row with the next `window` rows in `order` (texts, or their int ranks; then row
+    index) — sorted neighbourhood.
+
+    `rows_of` (optional): the row of each entry, for a key with several values per row (entries of
+    codes/order; pairs of one row with itself are dropped).
+    Vectorized: one lexsort, then one comparison per offset 1..window. Returns (i, j), i < j, unique,
+    sorted by (i, j).
+    """
+    codes = np.asarray(codes, np.int64)
+    row = np.arange(len(codes), dtype=np.int64) if rows_of is None else np.asarray(rows_of, np.int64)
+    n = int(row.max()) + 1 if len(row) else 0
+    rows = np.flatnonzero(codes >= 0)
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if len(rows) < 2 or window <= 0:
+        return empty
+    if order is not None and np.asarray(order).dtype.kind in "iu":  # ranks already
+        rank = np.asarray(order, np.int64)[rows]
+    elif order is not None:
+        rank = text_ranks(np.asarray(order, dtype=object)[rows])
+    else:
+        rank = np.zeros(len(rows), np.int64)
+    srt = rows[np.lexsort((rows, rank, codes[rows]))]
+    c = codes[srt]
+    out = []
+    for d in range(1, min(window, len(srt) - 1) + 1):
+        same = np.flatnonzero(c[:-d] == c[d:])
+        if not len(same):
+            break  # no value has more than d rows: none has more than d + 1 either
+        a, b = row[srt[same]], row[srt[same + d]]
+        out.append((np.minimum(a, b) * n + np.maximum(a, b))[a != b])
+    if not out:
+        return empty
+    key = np.unique(np.concatenate(out))
+    return key // n, key % n
+
+
+def grid_codes(lat: np.ndarray, lon: np.ndarray, cell_m: float, shift: tuple[float, float] = (0.0, 0.0)
+               ) -> np.ndarray:
+    """Code of the coordinate grid cell (about cell_m × cell_m metres) of each row, the grid shifted by
+    `shift` cells (e.g. (0.5, 0.5)); -1 where the coordinates are unknown. Four grids shifted by
+    (0|½, 0|½) put any two points closer than cell_m / 2 on both axes in one cell of at least one grid
+    (the classic alternative to joining each cell with its 8 neighbours, and capped like any key)."""
+    lat = np.asarray(lat, np.float64)
+    lon = np.asarray(lon, np.float64)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    dlat = cell_m / 111_195.0  # metres per degree of latitude
+    # one longitude step for the whole partition (its mean latitude): cells stay about square
+    mean_lat = float(np.nanmean(lat[ok])) if ok.any() else 0.0
+    dlon = dlat / max(0.1, np.cos(np.radians(mean_lat)))
+    y = np.floor(np.where(ok, lat, 0.0) / dlat + shift[0]).astype(np.int64)
+    x = np.floor(np.where(ok, lon, 0.0) / dlon + shift[1]).astype(np.int64)
+    code = (y - y[ok].min() if ok.any() else y) * (1 << 31) + (x - x[ok].min() if ok.any() else x)
+    return np.where(ok, code, -1)
+
+
+GRID_SHIFTS = [(0.0, 0.0), (0.0, 0.5), (0.5, 0.0), (0.5, 0.5)]
+
+
+def phonetic_fr(texts: Sequence[str]) -> np.ndarray:
+    """A coarse French phonetic key of normalized names (lower-case ASCII words): French spellings of
+    one sound written alike (ch/sh→x, ph→f, qu/c hard→k, c soft/z→s, g soft→j, w→v, y→i, x→s, silent h),
+    then per word the first letter and the consonant skeleton (vowels dropped, doubled letters
+    collapsed, a final silent s/t/d/x dropped). "muller"/"mller", "lyon"/"lyno", "conforama"/"conforaam",
+    "faure"/"farue" get one key. Computed once per distinct text."""
+    s = pd.Series(np.asarray(texts, dtype=object)).fillna("").astype(str)
+    uniq = pd.Series(pd.unique(s))
+    w = uniq.str.lower()
+    for pat, rep in [(r"x\b", ""), (r"x", "s"), (r"sch|ch|sh", "x"), (r"ph", "f"), (r"qu|q|ck", "k"),
+                     (r"c(?=[eiy])", "s"), (r"c", "k"), (r"g(?=[eiy])", "j"), (r"gu", "g"), (r"w", "v"),
+                     (r"y", "i"), (r"z", "s"), (r"h", ""), (r"([a-z])\1+", r"\1"), (r"(?<=\w)[sdt]\b", ""),
+                     (r"\b([a-z])|[aeiou]", r"\1"), (r"([a-z])\1+", r"\1"), (r"\s+", " ")]:
+        w = w.str.replace(pat, rep, regex=True)
+    mapping = dict(zip(uniq.tolist(), w.str.strip().tolist()))
+    return s.map(mapping).to_numpy(dtype=object)
+
+
 @dataclass(frozen=True)
 class BlockingKey:
-    """One TF-IDF neighbour search: which text (a function of the partition's arrays), how it is
-    tokenised, and when it applies (`max_rows`: only partitions up to that size; None = always)."""
+    """One blocking key. `tfidf` (default): a TF-IDF neighbour search — how its text is tokenised,
+    k, and when it applies (`max_rows`: only partitions up to that size; None = always). `exact`:
+    rows sharing a key value, all pairs of a value up to `window` + 1 rows, sorted neighbourhood
+    of `window` beyond (its input is (values, order texts) or (codes, order texts))."""
     name: str
     analyzer: str = "char_wb"
     ngram_range: tuple = (3, 3)
     max_df_rows: int | None = None
     k: int = 10
     max_rows: int | None = None
+    kind: str = "tfidf"
+    window: int = 20
 
 
-def candidate_pairs(texts_list: Sequence[Sequence[str]], keys: Sequence[BlockingKey] | None = None,
-                    min_cosine: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate pairs of one partition from one or more blocking texts (aligned on the same rows):
-    the union of each key's top-k neighbours, (i, j, best cosine) sorted by (i, j)."""
-    n = len(texts_list[0]) if len(texts_list) else 0
+def _input_rows(inp) -> int:
+    if isinstance(inp, tuple):
+        return len(inp[0])
+    return len(inp)
+
+
+def candidate_pairs(texts_list: Sequence, keys: Sequence[BlockingKey] | None = None,
+                    min_cosine: float = 0.3, stats: dict | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs of one partition from one input per blocking key (aligned on the same rows):
+    the union of each tfidf key's top-k neighbours and each exact key's block pairs, as (i, j, best
+    cosine) sorted by (i, j); a pair found by exact keys only has cosine 0.
+
+    The input of a tfidf key is its texts; of an exact key a tuple (values, order texts) — values
+    are strings ('' = no key) or int codes (-1 = no key), one per row or n × m (m values per row,
+    e.g. a key of the name and one of the commercial name that match each other too). `stats` (optional dict) receives, per key
+    name, {"seconds", "pairs"} (added up over calls)."""
+    n = _input_rows(texts_list[0]) if len(texts_list) else 0
     keys = list(keys) if keys is not None else [BlockingKey("text")] * len(texts_list)
     sets = []
-    for texts, key in zip(texts_list, keys):
+    for inp, key in zip(texts_list, keys):
         if key.max_rows is not None and n > key.max_rows:
             continue
-        x = tfidf_matrix(texts, key.ngram_range, key.max_df_rows, key.analyzer)
-        if x is not None:
-            sets.append(topk_pairs(x, k=key.k, min_cosine=min_cosine))
+        t0 = time.perf_counter()
+        found = None
+        if key.kind == "exact":
+            values, order = inp if isinstance(inp, tuple) else (inp, None)
+            values = np.asarray(values)
+            rows_of = None
+            if values.ndim == 2:  # several values per row (columns): one entry per (row, value)
+                values = values.copy()
+                for col in range(1, values.shape[1]):  # a value repeated in one row counts once
+                    repeated = (values[:, [col]] == values[:, :col]).any(axis=1)
+                    values[repeated, col] = -1 if values.dtype.kind in "iu" else ""
+                rows_of = np.repeat(np.arange(len(values)), values.shape[1])
+                values = values.ravel()
+                order = None if order is None else np.repeat(np.asarray(order), rows_of.size // max(1, n))
+            codes = values.astype(np.int64) if values.dtype.kind in "iu" else value_codes(values)
+            i, j = block_pairs(codes, order, key.window, rows_of)
+            found = (i, j, np.zeros(len(i), np.float32))
+        else:
+            x = tfidf_matrix(inp, key.ngram_range, key.max_df_rows, key.analyzer)
+            if x is not None:
+                found = topk_pairs(x, k=key.k, min_cosine=min_cosine)
+        if found is not None:
+            sets.append(found)
+        if stats is not None:
+            st = stats.setdefault(key.name, {"seconds": 0.0, "pairs": 0})
+            st["seconds"] += time.perf_counter() - t0
+            st["pairs"] += len(found[0]) if found is not None else 0
     return merge_pairs(n, *sets)

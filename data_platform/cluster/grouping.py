@@ -1,7 +1,8 @@
 """Clusters from scored pairs, without chaining (SPEC §5: single linkage is what not to repeat).
 
 1. Edges = pairs scoring ≥ threshold that are not cannot-link (two actors of one source unless the
-   run allows it; parents have no source and are exempt).
+   run allows it; parents have no source and are exempt; pairs a reviewer separated, given as
+   `cannot`). Pairs a reviewer approved (`must`) are edges with score 1 (unless also cannot-link).
 2. Connected components of those edges. Components larger than `max_component` are split by raising
    the edge threshold on them step by step.
 3. A component of two is a cluster (its one edge passed the threshold).
@@ -95,19 +96,53 @@ def component_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
     return np.concatenate(a_parts), np.concatenate(b_parts), blocks
 
 
+def _pair_keys(n: int, a, b) -> np.ndarray:
+    a = np.asarray(a, np.int64)
+    b = np.asarray(b, np.int64)
+    return np.minimum(a, b) * n + np.maximum(a, b)
+
+
+def _links(n: int, links) -> np.ndarray:
+    """Sorted unique pair keys of (a, b) node arrays (None = no pair); self-pairs dropped."""
+    if links is None:
+        return np.empty(0, np.int64)
+    a, b = (np.asarray(x, np.int64) for x in links)
+    keep = a != b
+    return np.unique(_pair_keys(n, a[keep], b[keep]))
+
+
+def _in_sorted(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    if not len(sorted_keys) or not len(keys):
+        return np.zeros(len(keys), bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
+
+
 def group(n: int, i: np.ndarray, j: np.ndarray, s: np.ndarray, threshold: float, *,
           source: np.ndarray, est_parent: np.ndarray, allow_same_source: bool,
           score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
-          max_component: int = MAX_COMPONENT):
+          max_component: int = MAX_COMPONENT, cannot=None, must=None):
     """Cluster label per node (-1 = alone) and the pairs scored inside components of ≥ 3.
 
-    `score_fn(a, b)` scores pairs not among the candidates. Returns (labels, extra) where extra =
-    (a, b, score) of every pair inside components of ≥ 3 (for the cluster_pair output).
+    `score_fn(a, b)` scores pairs not among the candidates. `cannot` / `must` (optional (a, b) node
+    arrays): reviewer cannot-links (never an edge, CANNOT_LINK_DISTANCE inside a component) and
+    must-links (an edge of score 1; a pair in both is cannot-link). Returns (labels, extra) where
+    extra = (a, b, score) of every pair inside components of ≥ 3 and of every must-link pair (for
+    the cluster_pair output: with the candidates, extra holds every pair of every final cluster).
     """
     i = np.asarray(i, np.int64)
     j = np.asarray(j, np.int64)
     s = np.asarray(s, np.float64)
-    ok = ~cannot_link(source, est_parent, i, j, allow_same_source)
+    cannot_keys = _links(n, cannot)
+    must_keys = _links(n, must)
+    must_keys = must_keys[~_in_sorted(must_keys, cannot_keys)]
+    if len(must_keys):  # must-links: edges of score 1, replacing a candidate's score
+        known = _pair_keys(n, i, j)
+        drop = _in_sorted(known, must_keys)
+        i = np.concatenate([i[~drop], must_keys // n])
+        j = np.concatenate([j[~drop], must_keys % n])
+        s = np.concatenate([s[~drop], np.ones(len(must_keys))])
+    ok = ~cannot_link(source, est_parent, i, j, allow_same_source) & ~_in_sorted(_pair_keys(n, i, j), cannot_keys)
     comp = bounded_components(n, i[ok], j[ok], s[ok], threshold, max_component)
     sizes = np.bincount(comp)
     result = np.full(n, -1, dtype=np.int64)
@@ -131,7 +166,8 @@ def group(n: int, i: np.ndarray, j: np.ndarray, s: np.ndarray, threshold: float,
         if (~found).any():
             pair_s[~found] = score_fn(lo[~found], hi[~found])
         dist = 1.0 - pair_s
-        dist[cannot_link(source, est_parent, lo, hi, allow_same_source)] = CANNOT_LINK_DISTANCE
+        dist[cannot_link(source, est_parent, lo, hi, allow_same_source) | _in_sorted(key, cannot_keys)] \
+            = CANNOT_LINK_DISTANCE
         cut = 1.0 - threshold + 1e-9
         next_label = n  # labels from components of ≥ 3 live above the node range
         for members, sl in blocks:
@@ -139,6 +175,9 @@ def group(n: int, i: np.ndarray, j: np.ndarray, s: np.ndarray, threshold: float,
             result[members] = sub + next_label
             next_label += len(members) + 1
         extra = (lo, hi, pair_s)
+    if len(must_keys):
+        extra = (np.concatenate([extra[0], must_keys // n]), np.concatenate([extra[1], must_keys % n]),
+                 np.concatenate([extra[2], np.ones(len(must_keys))]))
     # drop singletons produced by the split
     inside = np.flatnonzero(result >= 0)
     counts = np.bincount(result[inside]) if len(inside) else np.zeros(0, np.int64)

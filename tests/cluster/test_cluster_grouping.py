@@ -160,3 +160,51 @@ def test_oversized_components_are_split_on_their_weakest_edges():
     labels = bounded_components(6, i, j, s, 0.75, max_component=2)
     assert np.bincount(labels).max() <= 2
     assert labels[1] == labels[2] and labels[4] == labels[5]  # strongest edge and small component kept
+
+
+def test_reviewer_cannot_links_and_must_links():
+    src = np.array(["a", "b", "c", "d"], dtype=object)
+    no_parent = np.zeros(4, bool)
+
+    def run(pairs, other=0.0, **links):
+        i, j, s = (np.array([p[k] for p in pairs]) for k in range(3))
+        return group(4, i, j, s.astype(float), 0.75, source=src, est_parent=no_parent, allow_same_source=False,
+                     score_fn=lambda a, b: np.full(len(a), other), **links)
+
+    # a pair a reviewer separated is never an edge, however high it scores
+    labels, _ = run([(0, 1, 0.99)], cannot=(np.array([1]), np.array([0])))
+    assert (labels < 0).all()
+    # inside a component: the separated pair ends in two clusters, the others stay grouped
+    labels, _ = run([(0, 1, 0.95), (1, 2, 0.95), (0, 2, 0.95)], cannot=(np.array([0]), np.array([2])))
+    assert labels[0] != labels[2] or labels[0] < 0
+    assert (labels[1] >= 0) and (labels[1] in (labels[0], labels[2]))
+    # an approved pair stays together even when it scores low, and is returned with the extra pairs
+    labels, (ea, eb, _) = run([(0, 1, 0.1)], must=(np.array([1]), np.array([0])))
+    assert labels[0] == labels[1] >= 0 and (labels[2:] < 0).all()
+    assert (0, 1) in set(zip(ea.tolist(), eb.tolist()))
+    # a pair both approved and separated: the separation wins
+    labels, _ = run([(0, 1, 0.1)], must=(np.array([0]), np.array([1])), cannot=(np.array([0]), np.array([1])))
+    assert (labels < 0).all()
+
+
+def test_every_pair_of_a_final_cluster_is_stored_with_the_weakest(make_selection):
+    from data_platform.cluster.partition import partition_output, prepare
+    from data_platform.cluster.scoring import score_pairs
+
+    # A~B and B~C strong, A~C at 0.6 (below 0.75): average linkage keeps the three together
+    labels, (ea, eb, es) = group(3, np.array([0, 1]), np.array([1, 2]), np.array([0.95, 0.95]), 0.75,
+                                 source=np.array(["a", "b", "c"], dtype=object), est_parent=np.zeros(3, bool),
+                                 allow_same_source=False, score_fn=lambda a, b: np.full(len(a), 0.6))
+    assert labels[0] == labels[1] == labels[2] >= 0
+    assert dict(zip(zip(ea.tolist(), eb.tolist()), es.tolist()))[(0, 2)] == 0.6
+    arr = prepare(make_selection([
+        {"identifiant_unique": k, "source": k, "nom_norm": n, "adresse_norm": "3 avenue foch"}
+        for k, n in [("a", "garage martin"), ("b", "garage martin auto"), ("c", "garage auto"), ("d", "garage")]]))
+    scoring = RunParams().scoring
+    labels = np.array([7, 7, 7, -1])
+    pairs = (np.array([0, 0, 1, 2]), np.array([1, 2, 2, 3]), np.array([0.95, 0.6, 0.95, 0.9]))
+    _, stored = partition_output(arr, "75", labels, pairs, threshold=0.75, scoring=scoring)
+    # every pair of the cluster, the one below the threshold included; none with an actor outside it
+    assert list(zip(stored.id_a, stored.id_b)) == [("a", "b"), ("a", "c"), ("b", "c")]
+    expected = score_pairs(arr, np.array([0, 0, 1]), np.array([1, 2, 2]), scoring).score
+    assert np.allclose(stored["score"], np.round(expected.astype(float), 6))

@@ -130,3 +130,50 @@ def test_evaluate_run_on_database(db, make_selection):
     assert [row["threshold"] for row in r["thresholds"]] == [0.5, 0.75, 0.99]
     assert r["thresholds"][1]["f1"] == 1.0
     json.dumps(r)
+
+
+def test_reviewer_decisions_bind_the_next_run(db, make_selection):
+    """Admin decision → next run: a member a reviewer removed is not clustered with the others again
+    although it scores high; a pair a reviewer approved stays together although it scores low."""
+    from django.contrib.auth.models import User
+
+    from data_platform.cluster.partition import cluster_frame
+    from data_platform.suggestions import sample
+    from data_platform.suggestions.decisions import decide, remove_member
+    from data_platform.webapp.setup import setup_django
+
+    setup_django()
+    User.objects.all().delete()
+    alice = User.objects.create(username="alice", is_staff=True)
+    same = [("refashion_1", "refashion"), ("ecosystem_1", "ecosystem"), ("ecomaison_1", "ecomaison")]
+    other = [("cma_2", "cma", "garage martin"), ("corepile_2", "corepile", "carrosserie dupont")]
+    acteurs = [sample.acteur(i, "Ressourcerie la Fabrique", source=s, adresse="12 rue Victor Hugo") for i, s in same]
+    acteurs += [sample.acteur(i, n.title(), source=s, adresse="3 avenue Foch") for i, s, n in other]
+    sample.insert_acteurs(db, acteurs)
+    cid = sample.create_cohorte(db, "manual__2026-12-01T00:00:00+00:00")
+    s_fab, s_gar = sample.add_suggestions(db, cid, [sample.cluster_spec(acteurs[:3]), sample.cluster_spec(acteurs[3:])])
+    db.commit()
+    remove_member(s_fab, "ecomaison_1", alice)
+    decide([s_gar], "approve", alice)
+
+    rows = [{"identifiant_unique": i, "source": s, "nom_norm": "ressourcerie fabrique", "adresse_norm": "12 rue victor hugo",
+             "ville_norm": "paris", "code_postal_norm": "75011", "latitude": "48.857", "longitude": "2.379",
+             "departement": "75"} for i, s in same]
+    rows += [{"identifiant_unique": i, "source": s, "nom_norm": n, "adresse_norm": "3 avenue foch", "ville_norm": "paris",
+              "code_postal_norm": "75011", "latitude": "48.857", "longitude": "2.379", "departement": "75"}
+             for i, s, n in other]
+    df = make_selection(rows)
+    # without the reviewers' memory: the three are one cluster, the garage pair is none
+    m, _ = cluster_frame(df, RunParams())
+    assert m.groupby("cluster_id")["identifiant_unique"].apply(sorted).tolist() == [
+        ["ecomaison_1", "ecosystem_1", "refashion_1"]]
+
+    _create_selection(db, df)
+    result = cluster_batch("run1", ["75"], RunParams())
+    assert result["clusters"] == 2
+    members = _fetch(db, "select cluster_id, identifiant_unique from cluster_membership where run_id = 'run1' order by 2")
+    groups = sorted(sorted(i for c2, i in members if c2 == c) for c in {c for c, _ in members})
+    assert groups == [["cma_2", "corepile_2"], ["ecosystem_1", "refashion_1"]]
+    # the approved pair's stored score is its real (low) score: the suggestion shows the weakest pair
+    score = _fetch(db, "select score from cluster_pair where run_id = 'run1' and id_a = 'cma_2'")[0][0]
+    assert score < 0.75

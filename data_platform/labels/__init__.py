@@ -1,0 +1,1 @@
+"""Labelled pairs: what reviewers' decisions say about pairs of actors (match / no match)."""
