@@ -127,7 +127,10 @@ def test_cluster_frame_with_the_model_is_deterministic_and_explained(crafted):
     details = json.loads(p1["details"].iloc[0])
     assert set(details) >= {"fields", "matched", "distance_m", "weights", "match_weight"}
     assert set(details["weights"]) <= set(NAMES) and details["matched"]
-    assert (p1["score"] >= THRESHOLD).all()
+    # every pair of each cluster is stored, its weakest included (issue 8 item 6), not only those ≥ threshold
+    sizes = m1.groupby("cluster_id").size()
+    assert p1.groupby("cluster_id").size().reindex(sizes.index, fill_value=0).eq(sizes * (sizes - 1) // 2).all()
+    assert ((p1["score"] >= 0) & (p1["score"] <= 1)).all()
     # the rules scorer stays the default
     m_rules, _ = P.cluster_frame(df[P.SELECTION_COLUMNS])
     assert len(m_rules) and P.model_kind(RunParams()) == "rules"
