@@ -24,6 +24,8 @@ Both serialize to one JSON-compatible dict (`to_json` / `from_json`), round trip
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from data_platform.cluster.comparisons import (
@@ -46,6 +48,11 @@ EM_MAX_ITER = 200
 EM_TOL = 1e-6
 SEED = 20_240_601
 MAX_PRIOR = 0.5
+# Below this many candidate pairs EM is not fitted (its sessions would see a few dozen pairs: m would
+# be the Dirichlet prior's, not the data's); the shipped default model's m is used, u re-estimated
+MIN_FIT_PAIRS = 500
+U_PRIOR_PAIRS = 2_000.0       # weight, in random pairs, of the default model's u when u is re-estimated
+DEFAULT_MODEL_PATH = Path(__file__).with_name("default_model.json")
 TF_COLUMNS = [COL[name] for name in TF_COMPARISONS]
 
 
@@ -217,19 +224,31 @@ class FellegiSunter:
         """Fit on [(Arrays, Compared candidates)] of several partitions: u from random pairs drawn
         inside each partition (their count proportional to its number of pairs), m by EM on all the
         candidates at once."""
-        rng = np.random.default_rng(seed)
+        random_levels = _random_levels(partitions, seed, u_pairs)
         sizes = np.array([len(arr) for arr, _ in partitions], dtype=np.float64)
-        total = (sizes * (sizes - 1) / 2).sum()
-        randoms = []
-        for (arr, _), n in zip(partitions, sizes):
-            want = int(np.ceil(u_pairs * n * (n - 1) / 2 / total)) if total else 0
-            a, b = random_pairs(len(arr), want, rng)
-            randoms.append(compare(arr, a, b).levels)
-        random_levels = np.concatenate(randoms) if randoms else np.empty((0, len(NAMES)), np.int8)
         candidates = Compared.concat([c for _, c in partitions])
         pair_sizes = np.concatenate([np.full(len(c), float(len(arr))) for arr, c in partitions]) \
             if partitions else np.empty(0)
         return cls.fit(candidates, random_levels, int(sizes.sum()), partition_sizes=pair_sizes)
+
+    def with_u_from(self, partitions: list, seed: int = SEED, u_pairs: int = U_SAMPLE_PAIRS,
+                    prior_pairs: float = U_PRIOR_PAIRS) -> FellegiSunter:
+        """This model's m and r, u re-estimated on [(Arrays, Compared)] of other data (Splink's view:
+        m carries over between data sets, u is the data's own): per comparison, the random pairs'
+        level counts with this model's u as a Dirichlet prior worth `prior_pairs` pairs, so that a
+        selection of a few actors (whose few random pairs are often duplicates) keeps nearly the
+        shipped u and a larger one gets its own."""
+        random_levels = _random_levels(partitions, seed, u_pairs)
+        u = []
+        for k, n_lev in enumerate(N_LEVELS.tolist()):
+            col = random_levels[:, k]
+            counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n_lev).astype(np.float64)
+            u.append((counts + prior_pairs * self.u[k]) / (counts.sum() + prior_pairs))
+        info = {"m_from": self.info.get("trained_on", "shipped default model"), "u_prior_pairs": prior_pairs,
+                "random_pairs": int(len(random_levels)),
+                "candidate_pairs": int(sum(len(c) for _, c in partitions)),
+                "records": int(sum(len(arr) for arr, _ in partitions))}
+        return FellegiSunter([x.copy() for x in self.m], u, self.r, info)
 
     # ------------------------------------------------------------ scoring
     def bayes_factors(self, compared: Compared) -> np.ndarray:
@@ -267,6 +286,44 @@ class FellegiSunter:
     def from_json(cls, data: dict) -> FellegiSunter:
         _check(data, cls.kind)
         return cls(data["m"], data["u"], data["r"], data.get("info"))
+
+
+def _random_levels(partitions: list, seed: int, u_pairs: int) -> np.ndarray:
+    """Levels of random pairs drawn inside each partition of [(Arrays, _)], their count proportional
+    to its number of pairs (all its pairs when it has fewer); deterministic."""
+    rng = np.random.default_rng(seed)
+    sizes = np.array([len(arr) for arr, _ in partitions], dtype=np.float64)
+    total = (sizes * (sizes - 1) / 2).sum()
+    randoms = []
+    for (arr, _), n in zip(partitions, sizes):
+        want = int(np.ceil(u_pairs * n * (n - 1) / 2 / total)) if total else 0
+        a, b = random_pairs(len(arr), want, rng)
+        randoms.append(compare(arr, a, b).levels)
+    return np.concatenate(randoms) if randoms else np.empty((0, len(NAMES)), np.int8)
+
+
+def default_model() -> FellegiSunter:
+    """The Fellegi–Sunter model shipped in the package (DEFAULT_MODEL_PATH: fitted by EM on 50,000
+    generated actors, seed 42, with `bench/bench_matching.py --actors 50000 --seed 42 --no-rules
+    --model-out`; its `info.trained_on` says so)."""
+    import json
+
+    return FellegiSunter.from_json(json.loads(DEFAULT_MODEL_PATH.read_text(encoding="utf-8")))
+
+
+def fit_selection(partitions: list, seed: int = SEED, min_pairs: int = MIN_FIT_PAIRS) -> FellegiSunter:
+    """The Fellegi–Sunter model of a selection, [(Arrays, Compared candidates)] of its partitions:
+    fitted by EM when it has at least `min_pairs` candidate pairs, else (EM cannot learn m from a
+    few pairs) the shipped default's m and r with u re-estimated on the selection
+    (`FellegiSunter.with_u_from`); `info["fallback"]` says which."""
+    p = sum(len(c) for _, c in partitions)
+    if p >= min_pairs:
+        model = FellegiSunter.fit_partitions(partitions, seed=seed)
+        model.info["fallback"] = False
+        return model
+    model = default_model().with_u_from(partitions, seed=seed)
+    model.info["fallback"] = f"{p} candidate pairs < {min_pairs}: m of the default model, u of this data"
+    return model
 
 
 def _check(data: dict, kind: str) -> None:
@@ -347,7 +404,6 @@ class LogisticMatcher:
 
 # ---------------------------------------------------------------- scorers used by the clustering
 
-DEFAULT_MODEL = "rules"
 MODEL_KINDS = ["rules", FellegiSunter.kind]
 
 
