@@ -1,4 +1,4 @@
-"""The clustering run, stage by stage: select → normalize → cluster → parents → changes → suggestions.
+"""The clustering run, stage by stage: select → normalize → model → cluster → parents → changes → suggestions.
 
 Each function is one stage; `run_all` calls them in order without a scheduler (dedupe-csv, demo,
 benches, tests) and the Airflow DAG (dags/cluster_acteurs.py) maps one task to each, in the same
@@ -125,6 +125,29 @@ def build_selection(run_id: str) -> dict:
 
 
 @_stage
+def train_model(run_id: str) -> dict:
+    """The run's match model, once for the whole selection (data_platform.cluster.model_store): the
+    saved model its `model` parameter names, or Fellegi–Sunter fitted by EM on the selection and
+    saved; its id goes to `cluster_run.model_id`, which every clustering batch reads."""
+    from data_platform.cluster.model_store import train_run_model
+
+    if _is_empty(run_id):
+        return {}
+    params = load_params(run_id)
+    with timed(run_id, "model"), connect() as conn:
+        result = train_run_model(conn, run_id, params)
+    log.info("run %s: model %s", run_id, result)
+    return result
+
+
+def run_model_id(run_id: str) -> int | None:
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("select model_id from cluster_run where run_id = %s", (run_id,))
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+@_stage
 def plan(run_id: str, n_batches: int = DEFAULT_BATCHES) -> list[list[str]]:
     from data_platform.cluster.partition import plan_batches
 
@@ -177,7 +200,9 @@ def write(run_id: str, dag_id: str = "cluster_acteurs", dag_run_id: str = "") ->
         return {"clusters": 0, "suggestions": 0, "acteurs": 0, "changes": {}, "empty": True}
     params = load_params(run_id)
     with timed(run_id, "suggestions"), connect() as conn:
-        counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id, params=params.to_dict(),
+        # the cohort records which saved model scored it (null: the rules scorer)
+        counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id,
+                                   params={**params.to_dict(), "model_id": run_model_id(run_id)},
                                    dry_run=params.dry_run)
     return counts
 
@@ -208,6 +233,7 @@ def run_all(run_id: str, raw_params: dict | None = None, n_batches: int = DEFAUL
     """All stages in a row, without Airflow (dedupe-csv, demo, benchmarks, tests)."""
     start_run(run_id, raw_params)
     summary: dict = {"selection": build_selection(run_id)}
+    summary["model"] = train_model(run_id)
     results = [cluster(run_id, batch) for batch in plan(run_id, n_batches)]
     summary["clusters"] = sum(int(r.get("clusters", 0)) for r in results)
     summary["changes"] = build_parents(run_id)

@@ -387,16 +387,19 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
                   url: str | None = None) -> dict:
     """Cluster the run's selection for these départements and store memberships and pairs.
 
-    One COPY out and one query for the reviewers' cannot-/must-links of these actors, clustering per
+    The run's model (`model_store.run_model`: recorded by pipeline.train_model, never fitted here),
+    one COPY out and one query for the reviewers' cannot-/must-links of these actors, clustering per
     partition, then one transaction: delete the run's rows of these
     départements, COPY the new ones. Returns counts and seconds (per partition, per stage).
     """
+    from data_platform.cluster.model_store import run_model
     from data_platform.db.connection import connect
     from data_platform.labels.reviewer import reviewer_links
 
     departements = sorted(set(departements))
     t0 = time.perf_counter()
     with connect(url) as conn:
+        model = run_model(conn, run_id, params)  # the run's model (pipeline.train_model); never fitted here
         df = read_selection(conn, run_id, departements)
         # reviewers' memory, one query; labels come from human decisions (thousands, not millions):
         # all are read and kept for the batch's actors here rather than shipping every id to SQL
@@ -404,13 +407,13 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
         links = tuple(lk[lk["id_a"].isin(ids) & lk["id_b"].isin(ids)] for lk in reviewer_links(conn))
     t_read = time.perf_counter() - t0
     stats: dict = {}
-    memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats, links=links)
+    memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats, model=model, links=links)
     t1 = time.perf_counter()
     with connect(url) as conn:
         write_results(conn, run_id, departements, memberships, pairs)
     t_write = time.perf_counter() - t1
     part_seconds = stats.pop("partition_seconds", {})
-    stats.pop("model", None)  # a fitted model's JSON (not stored yet)
+    stats.pop("model", None)  # the model's JSON (saved in match_model by pipeline.train_model)
     return {
         "run_id": run_id,
         "departements": departements,
