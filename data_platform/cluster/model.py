@@ -52,6 +52,8 @@ MAX_PRIOR = 0.5
 # be the Dirichlet prior's, not the data's); the shipped default model's m is used, u re-estimated
 MIN_FIT_PAIRS = 500
 U_PRIOR_PAIRS = 2_000.0       # weight, in random pairs, of the default model's u when u is re-estimated
+# term frequencies are shrunk towards the level's u as if this many more actors were in the partition
+TF_PRIOR_ACTORS = 100.0
 DEFAULT_MODEL_PATH = Path(__file__).with_name("default_model.json")
 TF_COLUMNS = [COL[name] for name in TF_COMPARISONS]
 
@@ -97,6 +99,16 @@ def prior_weight(r: float, partition_size) -> np.ndarray:
     n = np.maximum(np.asarray(partition_size, dtype=np.float64), 2.0)
     pi = np.clip(r / (n - 1.0), 1e-12, MAX_PRIOR)
     return np.log2(pi / (1.0 - pi))
+
+
+def shrunk_tf(tf: np.ndarray, partition_size, u_exact: float, prior_actors: float = TF_PRIOR_ACTORS) -> np.ndarray:
+    """A value's frequency, estimated from its k = tf · n holders among the partition's n actors as
+    if `prior_actors` more actors held it at the level's average rate u_exact (a Beta prior): in a
+    partition of two actors that share a name, the name's frequency is not 1 (which would make
+    agreeing on it no evidence at all) but close to the typical name's; in a partition of thousands
+    the data decide (k / n)."""
+    n = np.broadcast_to(np.asarray(partition_size, dtype=np.float64), np.shape(tf))
+    return (tf * n + prior_actors * u_exact) / (n + prior_actors)
 
 
 def _sigmoid2(w: np.ndarray) -> np.ndarray:
@@ -160,23 +172,25 @@ class FellegiSunter:
         if p == 0:
             model.info = info
             return model
+        sizes = np.asarray(partition_sizes, dtype=np.float64) \
+            if partition_sizes is not None and len(partition_sizes) == p else None
         for name, rows, learn, use in _sessions(candidates):
             if rows.sum() < 2:
                 continue
             sub = Compared(candidates.i[rows], candidates.j[rows], levels[rows], candidates.tf[rows],
                            candidates.distance_m[rows])
-            m_s, lam, it = model._em(sub, learn, use, max_iter, tol)
+            m_s, lam, it = model._em(sub, learn, use, max_iter, tol, None if sizes is None else sizes[rows])
             for k in np.flatnonzero(learn):
                 model.m[k] = m_s[k]
             info["sessions"].append({"blocked_on": name, "pairs": int(rows.sum()), "iterations": it,
                                      "match_share": round(lam, 6)})
         # share of matching candidates with every m fixed, then duplicates per actor
         none = np.zeros(len(NAMES), bool)
-        _, lam, _ = model._em(candidates, none, ~none, max_iter, tol)
+        _, lam, _ = model._em(candidates, none, ~none, max_iter, tol, sizes)
         model.r = float(2.0 * lam * p / max(n_records, 1))
         info["candidate_match_share"] = round(lam, 6)
-        if partition_sizes is not None and len(partition_sizes) == p:
-            bf = model.bayes_factors(candidates).sum(axis=1)
+        if sizes is not None:
+            bf = model.bayes_factors(candidates, sizes).sum(axis=1)
             for it in range(1, max_iter + 1):
                 r = float(2.0 * _sigmoid2(prior_weight(model.r, partition_sizes) + bf).sum() / max(n_records, 1))
                 done = abs(r - model.r) < tol * max(model.r, 1.0)
@@ -187,7 +201,8 @@ class FellegiSunter:
         model.info = info
         return model
 
-    def _em(self, compared: Compared, learn: np.ndarray, use: np.ndarray, max_iter: int, tol: float):
+    def _em(self, compared: Compared, learn: np.ndarray, use: np.ndarray, max_iter: int, tol: float,
+            sizes: np.ndarray | None = None):
         """EM on these pairs: the comparisons in `use` make the likelihood (the one blocked on is left
         out), those in `learn` have their m re-estimated, the others keep theirs."""
         bf_cols = np.flatnonzero(use)
@@ -200,7 +215,7 @@ class FellegiSunter:
         it = 0
         for it in range(1, max_iter + 1):
             work = FellegiSunter(m, self.u, 0.0)
-            w = work.bayes_factors(compared)[:, bf_cols].sum(axis=1) + np.log2(lam / (1.0 - lam))
+            w = work.bayes_factors(compared, sizes)[:, bf_cols].sum(axis=1) + np.log2(lam / (1.0 - lam))
             post = _sigmoid2(w)
             counts = post @ onehot
             delta = 0.0
@@ -251,8 +266,11 @@ class FellegiSunter:
         return FellegiSunter([x.copy() for x in self.m], u, self.r, info)
 
     # ------------------------------------------------------------ scoring
-    def bayes_factors(self, compared: Compared) -> np.ndarray:
-        """P × len(COMPARISONS) log2 Bayes factors (0 where a comparison has no information)."""
+    def bayes_factors(self, compared: Compared, partition_size=None) -> np.ndarray:
+        """P × len(COMPARISONS) log2 Bayes factors (0 where a comparison has no information).
+
+        partition_size (a number, or one per pair): the term frequencies are then shrunk towards the
+        level's u (`shrunk_tf`); without it they are used as they are."""
         levels = compared.levels
         out = np.zeros(levels.shape, dtype=np.float64)
         for k in range(levels.shape[1]):
@@ -262,6 +280,8 @@ class FellegiSunter:
             out[ok, k] = table[lev[ok]]
         for t, k in enumerate(TF_COLUMNS):
             tf = compared.tf[:, t]
+            if partition_size is not None:
+                tf = shrunk_tf(tf, partition_size, self.u[k][0])
             ok = (levels[:, k] == 0) & ~np.isnan(tf) & (tf > 0)
             # agreeing on a value held by a share tf of the partition's actors: u = tf (Splink's
             # term-frequency adjustment); pairs whose value has no frequency keep the level's u
@@ -270,7 +290,7 @@ class FellegiSunter:
 
     def predict(self, compared: Compared, partition_size) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probability, match weight in log2 odds, per-comparison log2 Bayes factors) per pair."""
-        bf = self.bayes_factors(compared)
+        bf = self.bayes_factors(compared, partition_size)
         weight = prior_weight(self.r, partition_size) + bf.sum(axis=1)
         return _sigmoid2(weight), weight, bf
 
