@@ -260,7 +260,7 @@ class FellegiSunter:
             counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n_lev).astype(np.float64)
             u.append((counts + prior_pairs * self.u[k]) / (counts.sum() + prior_pairs))
         info = {"m_from": self.info.get("trained_on", "shipped default model"), "u_prior_pairs": prior_pairs,
-                "random_pairs": int(len(random_levels)),
+                "random_pairs": len(random_levels),
                 "candidate_pairs": int(sum(len(c) for _, c in partitions)),
                 "records": int(sum(len(arr) for arr, _ in partitions))}
         return FellegiSunter([x.copy() for x in self.m], u, self.r, info)

@@ -277,8 +277,8 @@ def _section_model(model: Mapping | None, params: Mapping) -> str:
                 else "aucun modèle enregistré pour ce run")
         return f"<p>{what}</p>"
     fallback = model.get("fallback")
-    rows = [["id", f"<code>{esc(model['id'])}</code> (<code>data-platform model export {esc(model['id'])} "
-                   "modele.json</code>)"],
+    export = f"data-platform model export {esc(model['id'])} modele.json"
+    rows = [["id", f"<code>{esc(model['id'])}</code> (<code>{export}</code>)"],
             ["type", f"<code>{esc(model['kind'])}</code>"], ["nom", esc(model["name"])],
             ["appris sur", esc(model["trained_on"])], ["créé par", esc(model["created_by"])],
             ["créé le", esc(model["created_at"])], ["étiquettes", fmt_number(model["n_labels"])],
