@@ -76,8 +76,9 @@ SELECTION = [
 
 
 def build_views():
-    """dbt: the consolidated layer (children's context) and the suggestions view over the crafted tables."""
-    dbt(["run", "--select", "+vue_acteur", "cluster_suggestions"])
+    """dbt: the consolidated layer (children's context), the staging views of the pipeline's tables and the
+    suggestions view over the crafted tables."""
+    dbt(["run", "--select", "+vue_acteur", "stg_cluster_membership", "stg_cluster_pair", "cluster_suggestions"])
 
 
 def add_run(conn, run_id, changes=CHANGES, pairs=PAIRS):

@@ -132,13 +132,15 @@ pairs as (
 ),
 
 departements as (
-    -- the run's membership only (cluster_changes holds this run's clusters only)
-    select distinct on (cluster_id)
+    -- every run's membership (stg_cluster_membership, not the per-run int_run_membership): the view takes no
+    -- run id of its own, the writer's `where run_id = …` selects the run
+    select distinct on (run_id, cluster_id)
+        run_id,
         cluster_id,
         coalesce(departement, '') as departement
-    from {{ ref('int_run_membership') }}
-    group by cluster_id, coalesce(departement, '')
-    order by cluster_id, count(*) desc, coalesce(departement, '') collate "C"
+    from {{ ref('stg_cluster_membership') }}
+    group by run_id, cluster_id, coalesce(departement, '')
+    order by run_id, cluster_id, count(*) desc, coalesce(departement, '') collate "C"
 )
 
 select
@@ -159,4 +161,4 @@ from clusters as c
 left join parents as pa on pa.run_id = c.run_id and pa.cluster_id = c.cluster_id
 left join membres as m on m.run_id = c.run_id and m.cluster_id = c.cluster_id
 left join pairs as p on p.run_id = c.run_id and p.cluster_id = c.cluster_id
-left join departements as d on d.cluster_id = c.cluster_id
+left join departements as d on d.run_id = c.run_id and d.cluster_id = c.cluster_id
