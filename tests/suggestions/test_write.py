@@ -6,10 +6,10 @@ import json
 
 import psycopg2.extensions
 import pytest
-from test_dbt_helpers import dbt
 
 from data_platform.suggestions.fingerprint import data_fingerprints, members_key
 from data_platform.suggestions.write import CohortExistsError, write_suggestions
+from tests.dbt.helpers import dbt
 
 RUN = "run-1"
 PARAMS = {"threshold": 0.75, "departements": ["75", "69"]}
