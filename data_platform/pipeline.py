@@ -177,7 +177,7 @@ def write(run_id: str, dag_id: str = "cluster_acteurs", dag_run_id: str = "") ->
         return {"clusters": 0, "suggestions": 0, "acteurs": 0, "changes": {}, "empty": True}
     params = load_params(run_id)
     with timed(run_id, "suggestions"), connect() as conn:
-        counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id, params=params.to_dict(),
+        counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id, params=params,
                                    dry_run=params.dry_run)
     return counts
 
