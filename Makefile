@@ -25,7 +25,7 @@ demo: install  ## database, demo data, the clustering DAG through Airflow, a sum
 	$(BIN)/data-platform demo
 
 test: install  ## the test suite, on a real PostgreSQL (embedded unless DATABASE_URL is set)
-	@scripts/ensure-browser.sh
+	@scripts/ensure-test-tools.sh
 	$(BIN)/python -m pytest
 
 stop:  ## stop the embedded PostgreSQL server

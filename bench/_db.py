@@ -2,9 +2,11 @@
 benchmark process (its stages read DATABASE_URL, as an Airflow task's do)."""
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+import time
 
 
 def use_bench_database(name: str, fresh: bool = True) -> str:
@@ -21,3 +23,19 @@ def use_bench_database(name: str, fresh: bool = True) -> str:
     os.environ["DATABASE_URL"] = url  # the benchmark's entry point: configure the process once
     subprocess.run([sys.executable, "-m", "data_platform.cli", "migrate"], check=True, stdout=subprocess.DEVNULL)
     return url
+
+
+def scale_arguments() -> argparse.ArgumentParser:
+    """The arguments of the whole-pipeline benchmarks: --actors N (generated), --seed S."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--actors", type=int, default=500_000)
+    ap.add_argument("--seed", type=int, default=7)
+    return ap
+
+
+def generate_actors(actors: int, seed: int) -> None:
+    """Generate and load `actors` synthetic actors (`data-platform generate`) into the bench database."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "data_platform.cli", "generate", "--actors", str(actors),
+                    "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+    print(f"generate + load {actors} actors: {time.perf_counter() - t:.1f} s")

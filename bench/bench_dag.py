@@ -14,7 +14,6 @@ run recorded, the peak memory of the largest process, and quality against the gr
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -22,26 +21,20 @@ import subprocess
 import sys
 import time
 
-from _db import use_bench_database
+from _db import generate_actors, scale_arguments, use_bench_database
 
 from data_platform import settings
 from data_platform.db.connection import connect
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--actors", type=int, default=500_000)
-    ap.add_argument("--seed", type=int, default=7)
+    ap = scale_arguments()
     ap.add_argument("--reuse", action="store_true", help="keep the actors already in bench_dag")
     args = ap.parse_args()
 
     use_bench_database("bench_dag", fresh=False)
-    cli = [sys.executable, "-m", "data_platform.cli"]
     if not args.reuse:
-        t = time.perf_counter()
-        subprocess.run(cli + ["generate", "--actors", str(args.actors), "--seed", str(args.seed)], check=True,
-                       stdout=subprocess.DEVNULL)
-        print(f"generate + load {args.actors} actors: {time.perf_counter() - t:.1f} s")
+        generate_actors(args.actors, args.seed)
     with connect() as conn, conn.cursor() as cur:
         cur.execute("truncate suggestion_decision, suggestion, suggestion_cohorte, cluster_pair, "
                     "cluster_membership, cluster_run")

@@ -9,30 +9,23 @@ ground truth.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
 
-from _db import use_bench_database
+from _db import generate_actors, scale_arguments, use_bench_database
 
 from data_platform.db.connection import connect, drop_database
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--actors", type=int, default=500_000)
-    ap.add_argument("--seed", type=int, default=7)
+    ap = scale_arguments()
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = ap.parse_args()
 
     url = use_bench_database("bench_pipeline")
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "data_platform.cli", "generate", "--actors", str(args.actors),
-                    "--seed", str(args.seed)], check=True, stdout=subprocess.DEVNULL)
-    print(f"generate + load {args.actors} actors: {time.perf_counter() - t:.1f} s")
+    generate_actors(args.actors, args.seed)
 
     from data_platform.evaluate import evaluate_run
     from data_platform.pipeline import run_all

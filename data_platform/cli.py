@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 
@@ -29,16 +30,22 @@ def cmd_migrate(args) -> int:
     return 0
 
 
-def cmd_generate(args) -> int:
-    from data_platform.generate.cli import run
+def _run_of(module: str):
+    """The command that calls `run(args)` of `module`, imported only when the command runs."""
+    def command(args) -> int:
+        return importlib.import_module(module).run(args)
 
-    return run(args)
+    return command
 
 
-def cmd_load_csv(args) -> int:
-    from data_platform.load_csv import run
-
-    return run(args)
+cmd_generate = _run_of("data_platform.generate.cli")
+cmd_load_csv = _run_of("data_platform.load_csv")
+cmd_dedupe_csv = _run_of("data_platform.dedupe_csv")
+cmd_evaluate = _run_of("data_platform.evaluate")
+cmd_ingest = _run_of("data_platform.ingest.cli")
+cmd_replay_server = _run_of("data_platform.ingest.replay_server")
+cmd_admin = _run_of("data_platform.webapp.serve")
+cmd_demo = _run_of("data_platform.demo")
 
 
 def cmd_dbt(args) -> int:
@@ -51,42 +58,6 @@ def cmd_airflow(args) -> int:
     from data_platform.airflow_runner import run_airflow
 
     return run_airflow(args.airflow_args, check=False).returncode
-
-
-def cmd_dedupe_csv(args) -> int:
-    from data_platform.dedupe_csv import run
-
-    return run(args)
-
-
-def cmd_evaluate(args) -> int:
-    from data_platform.evaluate import run
-
-    return run(args)
-
-
-def cmd_ingest(args) -> int:
-    from data_platform.ingest.cli import run
-
-    return run(args)
-
-
-def cmd_replay_server(args) -> int:
-    from data_platform.ingest.replay_server import run
-
-    return run(args)
-
-
-def cmd_admin(args) -> int:
-    from data_platform.webapp.serve import run
-
-    return run(args)
-
-
-def cmd_demo(args) -> int:
-    from data_platform.demo import run
-
-    return run(args)
 
 
 def cmd_model(args) -> int:

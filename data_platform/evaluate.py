@@ -64,15 +64,10 @@ def evaluate_run(conn, run_id: str | None = None, thresholds=None) -> dict:
     run_id = run_id or _latest_run(conn)
     if run_id is None:
         raise LookupError("no clustering run to evaluate")
-    with conn.cursor() as cur:
-        cur.execute("select 1 from information_schema.columns where table_schema = 'dbt' "
-                    "and table_name = 'cluster_selection' and column_name = 'run_id'")
-        has_run = cur.fetchone() is not None
-    where = " where run_id = %s" if has_run else ""
-    args = [run_id] if has_run else None
     thresholds = DEFAULT_THRESHOLDS if thresholds is None else list(thresholds)
     cols = ", ".join(SELECTION_COLUMNS) if thresholds else "identifiant_unique"
-    selection = fetch_df(conn, f"select {cols} from dbt.cluster_selection{where} order by identifiant_unique", args)
+    # dbt.cluster_selection holds the selection of the last run built (no run_id column, by design)
+    selection = fetch_df(conn, f"select {cols} from dbt.cluster_selection order by identifiant_unique")
     members = fetch_df(conn, "select identifiant_unique, cluster_id from cluster_membership where run_id = %s "
                              "order by identifiant_unique", [run_id])
     truth = fetch_df(conn, "select identifiant_unique, entity_id from ground_truth order by identifiant_unique")

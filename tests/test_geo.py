@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_dbt_helpers import dbt
 
 from data_platform import geo
 from data_platform.db.connection import copy_rows
 from data_platform.generate.geography import DATA_DIR as GENERATOR_DATA_DIR
+from tests.dbt.helpers import dbt
 
 # the reference data the seeds were built from (outside the repository: used when present)
 SHARED_REFERENCE = Path("/work/shared/reference")

@@ -14,6 +14,8 @@ from data_platform.changes.records import (
     make_change,
 )
 
+__all__ = ["ChangeSetError", "build_changes", "load_changes", "parent_of", "validate_cluster"]
+
 CHANGES_SQL = """
 select cluster_id::text, identifiant_unique, change_type, change_order, parent_id, data, origine
 from dbt.cluster_changes

@@ -12,6 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+__all__ = [
+    "CHANGE_CLASSES", "CHANGE_ORDER", "CHANGE_TYPES", "COPYABLE_FIELDS", "CREATE", "DELETE", "IDENTITY_FIELDS",
+    "KEEP", "UPDATE", "VERIFY", "Change", "ChangeValidationError", "CreateAsParent", "DeleteAsParent",
+    "KeepAsParent", "UpdateParentId", "VerifyInRevision", "change_from_json", "make_change",
+]
+
 # Never copied into a parent (SPEC §3.1 step 5).
 IDENTITY_FIELDS = frozenset({
     "identifiant_unique", "identifiant_externe", "source", "statut", "parent_id", "cree_le", "modifie_le",
@@ -170,30 +176,18 @@ class _LinkChange(Change):
         return out
 
 
-@dataclass(frozen=True)
-class CreateAsParent(_ParentChange):
-    TYPE: ClassVar[str] = CREATE
+def _record(name: str, base: type[Change], change_type: str) -> type[Change]:
+    """A concrete record: `base` (its fields and checks) with `TYPE` = change_type."""
+    attrs = {"TYPE": change_type, "__module__": __name__, "__qualname__": name,
+             "__doc__": f"The {change_type} change record."}
+    return dataclass(frozen=True)(type(name, (base,), attrs))
 
 
-@dataclass(frozen=True)
-class KeepAsParent(_ParentChange):
-    TYPE: ClassVar[str] = KEEP
-
-
-@dataclass(frozen=True)
-class UpdateParentId(_LinkChange):
-    TYPE: ClassVar[str] = UPDATE
-
-
-@dataclass(frozen=True)
-class VerifyInRevision(_LinkChange):
-    TYPE: ClassVar[str] = VERIFY
-
-
-@dataclass(frozen=True)
-class DeleteAsParent(Change):
-    TYPE: ClassVar[str] = DELETE
-
+CreateAsParent = _record("CreateAsParent", _ParentChange, CREATE)
+KeepAsParent = _record("KeepAsParent", _ParentChange, KEEP)
+UpdateParentId = _record("UpdateParentId", _LinkChange, UPDATE)
+VerifyInRevision = _record("VerifyInRevision", _LinkChange, VERIFY)
+DeleteAsParent = _record("DeleteAsParent", Change, DELETE)
 
 CHANGE_CLASSES: dict[str, type[Change]] = {
     CREATE: CreateAsParent, KEEP: KeepAsParent, UPDATE: UpdateParentId, VERIFY: VerifyInRevision,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from data_platform.cluster.params import DEFAULT_PARAMS
+from data_platform.cluster.params import RunParams
 from data_platform.suggestions.fingerprint import data_fingerprints, members_key
 from data_platform.suggestions.parent_rules import rebuild_sql
 
@@ -78,19 +78,17 @@ COORDINATES = {"latitude", "longitude"}  # one group: replaced together, never m
 
 
 def _rebuild_parent(conn, parent: dict, members: list[dict], dropped: set[str], orphan_ids: list[str],
-                    params: dict) -> tuple[dict, dict, str]:
+                    params: RunParams) -> tuple[dict, dict, str]:
     """The parent's fields whose value came from a dropped actor, chosen again among `members` by the rule of
     dbt's cluster_parent_data (macro parent_data, rendered by `parent_rules`), and the id of a parent created
     from `orphan_ids` (macro created_parent_id): one statement. Fields that came from a remaining actor are
     kept as they are (the context does not carry every copyable field)."""
-    # RunParams (cluster/params.py) should give these three once it exists; the cohort's parameters today
-    defaults = DEFAULT_PARAMS
-    keep = params.get("keep_parent_data", defaults["keep_parent_data"])
     with conn.cursor() as cur:
         cur.execute(rebuild_sql(), {
-            "priority": list(params.get("parent_source_priority") or defaults["parent_source_priority"]),
-            "excluded": list(params.get("parent_excluded_sources") or []),
-            "keep": bool(keep), "kept": parent.get("identifiant_unique") if parent.get("action") == "keep" else None,
+            "priority": list(params.parent_source_priority),
+            "excluded": list(params.parent_excluded_sources),
+            "keep": params.keep_parent_data,
+            "kept": parent.get("identifiant_unique") if parent.get("action") == "keep" else None,
             "membres": json.dumps(members), "ids": sorted(orphan_ids)})
         new_data, new_origine, created_id = cur.fetchone()
     new_data, new_origine = _loads(new_data) or {}, _loads(new_origine) or {}
@@ -166,7 +164,7 @@ def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "
         pairs = [p for p in ctx.get("paires", []) if not dropped & {p.get("id_a"), p.get("id_b")}]
         orphans = [c["identifiant_unique"] for c in changes if c.get("type") == "acteur_update_parent_id"]
         data, origine, created_id = _rebuild_parent(_raw(connection), parent, ctx_members, dropped, orphans,
-                                                    _loads(s.cohorte.parametres) or {})
+                                                    RunParams.from_dict(_loads(s.cohorte.parametres) or {}))
 
         joining = [c["identifiant_unique"] for c in changes
                    if c.get("type") in ("acteur_update_parent_id", "acteur_delete_as_parent")]

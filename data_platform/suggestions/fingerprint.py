@@ -8,7 +8,7 @@ actors of every cluster of a relation `wanted(key, id)` in the database (sha256 
 "<id>=<state>\\n" in id order). `data_fingerprints` runs it on bound arrays, the suggestion writer on the
 members of the run's clusters (inside its insert … select). The apply step reads the same states
 (STATE_SQL, joined to its claim) and digests them with `state_digest`, which gives the same hash
-(tests/test_apply.py checks it).
+(tests/suggestions/test_apply.py checks it).
 """
 from __future__ import annotations
 

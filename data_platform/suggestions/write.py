@@ -20,7 +20,7 @@ Choices (documented here because reviewers and the report depend on them):
 - `departement` = the cluster's département in `cluster_membership` (the most frequent one, ties by
   code), else the smallest one of its members in `dbt.cluster_selection`, else ''.
 - The context of the actors of the changes that were not selected (children following their parent)
-  comes from `dbt.vue_acteur` (the consolidated layer), with `norm` = {}.
+  comes from `dbt.int_acteur_consolide` (the consolidated layer), with `norm` = {}.
 - Re-proposals: a cluster whose `empreinte_membres` AND `empreinte_donnees` equal those of an
   existing `to_review`/`approved`/`applying` suggestion is skipped (`skipped.pending`); equal to a
   `rejected` one, it is skipped too (`skipped.rejected`): a rejected cluster comes back only when
@@ -51,6 +51,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from data_platform.changes import CHANGE_TYPES, load_changes
+from data_platform.cluster.params import RunParams
 from data_platform.suggestions.fingerprint import digest_sql
 
 PENDING_STATUSES = ("to_review", "approved", "applying")
@@ -203,7 +204,8 @@ def _replace_existing_cohort(cur, run_id: str) -> bool:
 
 
 def _run_defaults(conn, run_id: str) -> tuple[dict, str]:
-    # RunParams.load(conn, run_id) (cluster/params.py) replaces this read once it exists
+    """The run's stored parameters (`cluster_run.params`, as start_run wrote them: every key, validated by
+    RunParams) and its dag_run_id; ({}, "") for a run without a row."""
     with conn.cursor() as cur:
         cur.execute("select params, dag_run_id from cluster_run where run_id = %s", (run_id,))
         row = cur.fetchone()
@@ -213,13 +215,16 @@ def _run_defaults(conn, run_id: str) -> tuple[dict, str]:
 
 
 def write_suggestions(conn, run_id: str, *, dag_id: str = "cluster_acteurs", dag_run_id: str = "",
-                      params: dict | None = None, dry_run: bool = False) -> dict:
+                      params: RunParams | Mapping | None = None, dry_run: bool = False) -> dict:
     """Write the run's cohort and its suggestions in one transaction; return the counts.
 
-    `params` defaults to `cluster_run.params` of the run, `dag_run_id` to its `dag_run_id`.
+    `params` (RunParams, or its JSON form) is stored as the cohort's `parametres`; it defaults to
+    `cluster_run.params` of the run as stored, `dag_run_id` to the run's `dag_run_id`.
     The returned dict is the cohort's `compteurs` plus `cohorte_id` (None on a dry run),
     `dry_run` and `replaced` (an untouched cohort of the same run was replaced).
     """
+    if isinstance(params, RunParams):
+        params = params.to_dict()
     if params is None or not dag_run_id:
         run_params, run_dag_run_id = _run_defaults(conn, run_id)
         params = run_params if params is None else params

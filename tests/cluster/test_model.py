@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from crafted_matching import crafted_population
+from tests.cluster.crafted_matching import crafted_population
 
 from data_platform.cluster import partition as P
 from data_platform.cluster.comparisons import COL, NAMES, Compared, compare

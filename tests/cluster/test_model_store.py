@@ -8,8 +8,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from crafted_matching import crafted_population
-from test_cluster_partition_db import _create_selection, _fetch, _rows
 
 from data_platform.cli import main
 from data_platform.cluster import model_store
@@ -21,6 +19,8 @@ from data_platform.cluster.model import (
     fit_selection,
 )
 from data_platform.cluster.params import RunParams
+from tests.cluster.crafted_matching import crafted_population
+from tests.cluster.test_cluster_partition_db import _create_selection, _fetch, _rows
 
 
 @pytest.fixture(scope="module")

@@ -236,7 +236,7 @@ def test_two_concurrent_runs_apply_each_suggestion_once(db, database_url):
 
 
 # The displayed layer rebuilt after applying (dbt) is checked by tests/dags/test_apply_dag.py and
-# tests/test_browser.py (dbt takes ~15 s per build).
+# tests/webapp/test_browser.py (dbt takes ~15 s per build).
 
 
 def test_fingerprint_in_apply_matches_the_shared_one(db):

@@ -16,29 +16,29 @@ def _text(**kw):
     return models.TextField(blank=True, default="", db_default="", **kw)
 
 
-class Source(models.Model):
+class CodeTable(models.Model):
+    """A reference table of codes (source, acteur_type): the actors' foreign keys point to `code`."""
     code = models.CharField(max_length=64, unique=True)
     libelle = models.CharField(max_length=255)
+
+    class Meta:
+        abstract = True
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+
+class Source(CodeTable):
     url = models.TextField(blank=True, default="", db_default="")
 
-    class Meta:
+    class Meta(CodeTable.Meta):
         db_table = "source"
-        ordering = ["code"]
-
-    def __str__(self):
-        return self.code
 
 
-class ActeurType(models.Model):
-    code = models.CharField(max_length=64, unique=True)
-    libelle = models.CharField(max_length=255)
-
-    class Meta:
+class ActeurType(CodeTable):
+    class Meta(CodeTable.Meta):
         db_table = "acteur_type"
-        ordering = ["code"]
-
-    def __str__(self):
-        return self.code
 
 
 class ActeurFields(models.Model):
@@ -62,6 +62,9 @@ class ActeurFields(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self):
+        return f"{self.identifiant_unique} {self.nom}"
+
 
 class Acteur(ActeurFields):
     """Imported layer: one row per actor as its source last published it."""
@@ -75,9 +78,6 @@ class Acteur(ActeurFields):
     class Meta:
         db_table = "acteur"
         indexes = [models.Index(fields=["source"]), models.Index(fields=["code_postal"])]
-
-    def __str__(self):
-        return f"{self.identifiant_unique} {self.nom}"
 
 
 class RevisionActeur(ActeurFields):
@@ -94,9 +94,6 @@ class RevisionActeur(ActeurFields):
     class Meta:
         db_table = "revision_acteur"
         indexes = [models.Index(fields=["parent"])]
-
-    def __str__(self):
-        return f"{self.identifiant_unique} {self.nom}"
 
 
 class GroundTruth(models.Model):

@@ -6,6 +6,7 @@ other staff can read, and get 403 if they post. Django's CSRF middleware protect
 """
 from __future__ import annotations
 
+from typing import ClassVar
 from urllib.parse import quote
 
 from django.contrib import admin, messages
@@ -132,22 +133,24 @@ def _pretty(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
-class ScoreBandFilter(admin.SimpleListFilter):
-    title = "score"
-    parameter_name = "score_band"
+class _BandFilter(admin.SimpleListFilter):
+    """A list filter over fixed bands: BANDS = {value in the URL: (label, lookups of the band)}."""
+    BANDS: ClassVar[dict[str, tuple[str, dict]]] = {}
 
     def lookups(self, request, model_admin):
-        return [("lt80", "< 0,8"), ("80-90", "0,8 – 0,9"), ("ge90", "≥ 0,9")]
+        return [(value, label) for value, (label, _) in self.BANDS.items()]
 
     def queryset(self, request, queryset):
-        v = self.value()
-        if v == "lt80":
-            return queryset.filter(score__lt=0.8)
-        if v == "80-90":
-            return queryset.filter(score__gte=0.8, score__lt=0.9)
-        if v == "ge90":
-            return queryset.filter(score__gte=0.9)
-        return queryset
+        band = self.BANDS.get(self.value())
+        return queryset if band is None else queryset.filter(**band[1])
+
+
+class ScoreBandFilter(_BandFilter):
+    title = "score"
+    parameter_name = "score_band"
+    BANDS = {"lt80": ("< 0,8", {"score__lt": 0.8}),
+             "80-90": ("0,8 – 0,9", {"score__gte": 0.8, "score__lt": 0.9}),
+             "ge90": ("≥ 0,9", {"score__gte": 0.9})}
 
 
 def _nb_acteurs():
@@ -158,21 +161,12 @@ def _nb_acteurs():
     return Func(KeyTransform("membres", "contexte"), function="jsonb_array_length", output_field=IntegerField())
 
 
-class TailleFilter(admin.SimpleListFilter):
+class TailleFilter(_BandFilter):
     """Cluster size = number of actors in the cluster (not counting the parent to create)."""
     title = "taille du cluster (acteurs)"
     parameter_name = "taille_band"
-
-    def lookups(self, request, model_admin):
-        return [("2", "2"), ("3", "3"), ("4+", "4 et plus")]
-
-    def queryset(self, request, queryset):
-        v = self.value()
-        if v in ("2", "3"):
-            return queryset.filter(_nb_acteurs=int(v))
-        if v == "4+":
-            return queryset.filter(_nb_acteurs__gte=4)
-        return queryset
+    BANDS = {"2": ("2", {"_nb_acteurs": 2}), "3": ("3", {"_nb_acteurs": 3}),
+             "4+": ("4 et plus", {"_nb_acteurs__gte": 4})}
 
 
 class SourceFilter(admin.SimpleListFilter):

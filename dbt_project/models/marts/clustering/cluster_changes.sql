@@ -5,20 +5,18 @@
     order 2  acteur_verify_in_revision an actor already pointing to the chosen parent (its existing children)
     order 3  acteur_delete_as_parent   a member parent that is not chosen
     The actors of a cluster are its members plus every child of its member parents (children are not in
-    cluster_membership; they come from vue_acteur, whatever their statut, so none is left dangling).
+    cluster_membership; they come from int_acteur_consolide, whatever their statut, so none is left dangling).
     parent_id is the chosen parent on order-2 rows and NULL otherwise; data/origine only on order-1 rows. -#}
 with choice as (
     select * from {{ ref('cluster_parent_data') }}
 ),
 
 membership as (
-    select cm.cluster_id, cm.identifiant_unique
-    from {{ source('app', 'cluster_membership') }} as cm
-    where cm.run_id = {{ validated_run_id() }}
+    select cluster_id, identifiant_unique from {{ ref('int_run_membership') }}
 ),
 
 vue as (
-    select identifiant_unique, parent_id, est_parent from {{ ref('vue_acteur') }}
+    select identifiant_unique, parent_id, est_parent from {{ ref('int_acteur_consolide') }}
 ),
 
 actors as (

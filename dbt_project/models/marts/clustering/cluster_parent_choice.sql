@@ -6,9 +6,7 @@
     - none → create 'parent_' + first 24 hex chars of md5(sorted member ids joined by '|') (macro
       created_parent_id, macros/parent_rules.sql, also used by the review admin's remove-member). -#}
 with membership as (
-    select cm.cluster_id, cm.identifiant_unique
-    from {{ source('app', 'cluster_membership') }} as cm
-    where cm.run_id = {{ validated_run_id() }}
+    select cluster_id, identifiant_unique from {{ ref('int_run_membership') }}
 ),
 
 existing_parent as (
@@ -16,7 +14,7 @@ existing_parent as (
         m.cluster_id,
         m.identifiant_unique as parent_id
     from membership as m
-    join {{ ref('vue_acteur') }} as v on v.identifiant_unique = m.identifiant_unique
+    join {{ ref('int_acteur_consolide') }} as v on v.identifiant_unique = m.identifiant_unique
     where v.est_parent
     order by m.cluster_id, (v.statut = 'ACTIF') desc, v.nombre_enfants desc, m.identifiant_unique collate "C"
 ),

@@ -20,9 +20,7 @@ choice as (
 ),
 
 membership as (
-    select cm.cluster_id, cm.identifiant_unique
-    from {{ source('app', 'cluster_membership') }} as cm
-    where cm.run_id = {{ validated_run_id() }}
+    select cluster_id, identifiant_unique from {{ ref('int_run_membership') }}
 ),
 
 vue as (

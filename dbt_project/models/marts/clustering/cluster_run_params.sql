@@ -20,5 +20,5 @@ select
     {{ jsonb_text_array("r.params -> 'parent_source_priority'") }} as parent_source_priority,
     {{ jsonb_text_array("r.params -> 'parent_excluded_sources'") }} as parent_excluded_sources,
     (r.params ->> 'keep_parent_data')::boolean as keep_parent_data
-from {{ source('app', 'cluster_run') }} as r
+from {{ ref('stg_cluster_run') }} as r
 where r.run_id = {{ validated_run_id() }}

@@ -12,7 +12,7 @@
       smallest non-empty one of its selected members, else '';
     - sources: sorted distinct non-empty sources of the actors known (selected, else consolidated);
     - contexte: membres (selected actors: raw + norm from cluster_selection; the other actors of the changes,
-      children following their parent: raw from vue_acteur, norm {}), paires (by id_a, id_b), parent
+      children following their parent: raw from int_acteur_consolide, norm {}), paires (by id_a, id_b), parent
       (id, action, data, origine). Non-finite floats become null (jsonb refuses NaN). -#}
 with changes as (
     select
@@ -99,7 +99,7 @@ known as (
         ) as membre
     from changes as c
     left join {{ ref('cluster_selection') }} as s on s.identifiant_unique = c.identifiant_unique
-    left join {{ ref('vue_acteur') }} as v
+    left join {{ ref('int_acteur_consolide') }} as v
         on v.identifiant_unique = c.identifiant_unique and s.identifiant_unique is null
     where s.identifiant_unique is not null or v.identifiant_unique is not null
 ),
@@ -127,16 +127,18 @@ pairs as (
             'matched', case when jsonb_typeof(details -> 'matched') = 'array' then details -> 'matched' else '[]'::jsonb end,
             'distance_m', case when jsonb_typeof(details -> 'distance_m') = 'number' then details -> 'distance_m' end)
             order by id_a collate "C", id_b collate "C") as paires
-    from {{ source('app', 'cluster_pair') }}
+    from {{ ref('stg_cluster_pair') }}
     group by run_id, cluster_id
 ),
 
 departements as (
+    -- every run's membership (stg_cluster_membership, not the per-run int_run_membership): the view takes no
+    -- run id of its own, the writer's `where run_id = …` selects the run
     select distinct on (run_id, cluster_id)
         run_id,
-        cluster_id::text as cluster_id,
+        cluster_id,
         coalesce(departement, '') as departement
-    from {{ source('app', 'cluster_membership') }}
+    from {{ ref('stg_cluster_membership') }}
     group by run_id, cluster_id, coalesce(departement, '')
     order by run_id, cluster_id, count(*) desc, coalesce(departement, '') collate "C"
 )

@@ -6,7 +6,9 @@ import re
 
 import pytest
 import yaml
-from test_dbt_helpers import (
+
+from data_platform.settings import DBT_PROJECT_DIR
+from tests.dbt.helpers import (
     by_id,
     connect,
     dbt,
@@ -17,8 +19,6 @@ from test_dbt_helpers import (
     reset,
     rows,
 )
-
-from data_platform.settings import DBT_PROJECT_DIR
 
 NORMALISATION = [
     # département: Corsica, overseas, Monaco, lost leading zero, CEDEX, exceptions seed

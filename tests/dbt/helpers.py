@@ -1,5 +1,5 @@
-"""Shared helpers of the dbt tests (tests/test_dbt_*.py): crafted rows in plain SQL, one dbt invocation per
-scenario, assertions on the relations of schema `dbt`. No test here."""
+"""Shared helpers of the dbt tests (tests/dbt/, tests/suggestions/test_write.py, tests/test_geo.py): crafted rows in
+plain SQL, one dbt invocation per scenario, assertions on the relations of schema `dbt`. No test here."""
 from __future__ import annotations
 
 import atexit

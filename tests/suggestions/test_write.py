@@ -6,10 +6,10 @@ import json
 
 import psycopg2.extensions
 import pytest
-from test_dbt_helpers import dbt
 
 from data_platform.suggestions.fingerprint import data_fingerprints, members_key
 from data_platform.suggestions.write import CohortExistsError, write_suggestions
+from tests.dbt.helpers import dbt
 
 RUN = "run-1"
 PARAMS = {"threshold": 0.75, "departements": ["75", "69"]}
@@ -76,8 +76,9 @@ SELECTION = [
 
 
 def build_views():
-    """dbt: the consolidated layer (children's context) and the suggestions view over the crafted tables."""
-    dbt(["run", "--select", "+vue_acteur", "cluster_suggestions"])
+    """dbt: the consolidated layer (children's context), the staging views of the pipeline's tables and the
+    suggestions view over the crafted tables."""
+    dbt(["run", "--select", "+vue_acteur", "stg_cluster_membership", "stg_cluster_pair", "cluster_suggestions"])
 
 
 def add_run(conn, run_id, changes=CHANGES, pairs=PAIRS):

@@ -4,7 +4,8 @@ Three runs with different parameters: one full build, then two rebuilds of the p
 from __future__ import annotations
 
 import pytest
-from test_dbt_helpers import connect, dbt, insert_acteurs, insert_revisions, insert_run, reset, rows
+
+from tests.dbt.helpers import connect, dbt, insert_acteurs, insert_revisions, insert_run, reset, rows
 
 CONTRACT_COLUMNS = [
     "identifiant_unique", "source", "acteur_type", "est_parent", "nombre_enfants", "nom", "nom_commercial",

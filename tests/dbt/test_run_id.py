@@ -2,7 +2,7 @@
 compilation before any SQL runs."""
 from __future__ import annotations
 
-from test_dbt_helpers import dbt
+from tests.dbt.helpers import dbt
 
 
 def test_invalid_run_id_is_a_compilation_error(database_url):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from test_dbt_helpers import (
+
+from tests.dbt.helpers import (
     connect,
     dbt,
     insert_acteurs,
