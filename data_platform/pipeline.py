@@ -60,11 +60,16 @@ def _stage(fn):
     return wrapper
 
 
-def _status(run_id: str) -> str | None:
+def _run_state(run_id: str) -> tuple[str | None, int | None]:
+    """(status, model_id) of the run; (None, None) for an unknown run."""
     with connect() as conn, conn.cursor() as cur:
-        cur.execute("select status from cluster_run where run_id = %s", (run_id,))
+        cur.execute("select status, model_id from cluster_run where run_id = %s", (run_id,))
         row = cur.fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else (None, None)
+
+
+def _status(run_id: str) -> str | None:
+    return _run_state(run_id)[0]
 
 
 def _is_empty(run_id: str) -> bool:
@@ -141,10 +146,8 @@ def train_model(run_id: str) -> dict:
 
 
 def run_model_id(run_id: str) -> int | None:
-    with connect() as conn, conn.cursor() as cur:
-        cur.execute("select model_id from cluster_run where run_id = %s", (run_id,))
-        row = cur.fetchone()
-    return row[0] if row else None
+    """The saved match model that scored the run (None: the rules scorer, or not trained)."""
+    return _run_state(run_id)[1]
 
 
 @_stage
