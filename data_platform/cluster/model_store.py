@@ -7,29 +7,24 @@ precision/recall (labelled models), what it was trained on (a run id, a file), w
 model's JSON with a `match_model` key for the row's metadata (a plain `model.to_json()` file, e.g.
 `bench/bench_matching.py --model-out`, imports too).
 
-One model per run (`train_run_model`, the pipeline's `train_model` stage), from the run's `model`
-parameter:
+One model per run (`pipeline.choose_model`, the pipeline's `train_model` stage), from the run's
+`model` parameter:
 - `rules`: the hand-set scorer, no model (`cluster_run.model_id` null);
 - an id: that saved model, no fit;
 - `latest` (default): the newest saved model, else as `em`;
 - `em`: Fellegi–Sunter fitted ONCE on the run's whole selection (partitions sampled whole,
-  deterministically, beyond TRAIN_MAX_ACTORS actors), or, below `model.MIN_FIT_PAIRS` candidate
+  deterministically, beyond `pipeline.TRAIN_MAX_ACTORS` actors), or, below `model.MIN_FIT_PAIRS` candidate
   pairs, the shipped default model's m and r with u re-estimated on the selection
   (`model.fit_selection`); saved, trained_on = the run id.
 The id goes to `cluster_run.model_id`; `run_model` reads it back for every batch (which never fits).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from data_platform.cluster.model import default_model, fit_selection, model_from_json
+from data_platform.cluster.model import default_model, model_from_json
 
-# A run's EM sees at most this many actors (whole partitions, chosen by a hash of their code): the
-# fit's memory and time stay bounded at 500,000 actors, and m / u / r are estimated on a sample
-# large enough (150,000 actors give ~800,000 candidate pairs) to be the selection's own.
-TRAIN_MAX_ACTORS = 150_000
 COLUMNS = ["id", "kind", "name", "comparisons", "parameters", "n_labels", "cv_precision", "cv_recall",
            "trained_on", "created_by", "created_at"]
 META = ["id", "kind", "name", "n_labels", "cv_precision", "cv_recall", "trained_on", "created_by", "created_at"]
@@ -117,69 +112,6 @@ def import_model(conn, path, *, name: str | None = None, created_by: str = "") -
 
 
 # ---------------------------------------------------------------- the model of a run
-
-def _sample_partitions(sizes: dict[str, int], max_actors: int = TRAIN_MAX_ACTORS) -> list[str]:
-    """Départements whose actors train the run's model: all of them up to max_actors, else whole
-    partitions in the order of a hash of their code (deterministic, not biased to one region) until
-    max_actors is reached."""
-    if sum(sizes.values()) <= max_actors:
-        return sorted(sizes)
-    order = sorted(sizes, key=lambda d: hashlib.md5(d.encode()).hexdigest())
-    chosen, total = [], 0
-    for d in order:
-        if total and total + sizes[d] > max_actors:
-            continue
-        chosen.append(d)
-        total += sizes[d]
-    return sorted(chosen)
-
-
-def fit_run(conn, run_id: str, params, workers: int = 1) -> tuple[object, dict]:
-    """Fellegi–Sunter fitted on the run's selection (sampled), with what it was fitted on."""
-    from data_platform.cluster import partition as P
-
-    sizes = P.partition_sizes(conn, run_id)
-    deps = _sample_partitions(sizes)
-    df = P.read_selection(conn, run_id, deps)
-    compare_only = P.ModelScorer(None, params.scoring, workers)
-    parts = []
-    for _, part in P.partitions_of(df):
-        arr = P.prepare(part)
-        parts.append((arr, P.compare_partition(arr, params, workers, scorer=compare_only)))
-    model = fit_selection(parts)
-    model.info["partitions"] = len(deps)
-    model.info["partitions_in_selection"] = len(sizes)
-    return model, {"actors": len(df), "partitions": len(deps), "partitions_in_selection": len(sizes)}
-
-
-def set_run_model(conn, run_id: str, model_id: int | None) -> None:
-    with conn.cursor() as cur:
-        cur.execute("update cluster_run set model_id = %s where run_id = %s", (model_id, run_id))
-
-
-def train_run_model(conn, run_id: str, params, workers: int = 1) -> dict:
-    """Choose, or fit and save, the run's model from its `model` parameter (module docstring); record
-    its id in `cluster_run.model_id` (caller's transaction). Returns what was done."""
-    choice = params.model
-    if choice == "rules":
-        set_run_model(conn, run_id, None)
-        return {"model": "rules", "model_id": None, "fitted": False}
-    model_id = None
-    if choice == "latest":
-        model_id = latest_id(conn)
-    elif choice != "em":
-        model_id = load_row(conn, choice)["id"]  # LookupError names a missing id
-    if model_id is not None:
-        set_run_model(conn, run_id, model_id)
-        return {"model": choice, "model_id": model_id, "fitted": False}
-    model, seen = fit_run(conn, run_id, params, workers)
-    fallback = model.info.get("fallback")
-    model_id = save(conn, model, name=("default+u " if fallback else "em ") + run_id,
-                    trained_on=f"run {run_id}", created_by="pipeline")
-    set_run_model(conn, run_id, model_id)
-    return {"model": choice, "model_id": model_id, "fitted": True, "fallback": bool(fallback), **seen,
-            "candidate_pairs": model.info.get("candidate_pairs")}
-
 
 def run_model(conn, run_id: str, params):
     """The model that scores the run's batches (never fitted here): 'rules', the run's recorded model

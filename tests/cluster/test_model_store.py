@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_platform import pipeline
 from data_platform.cli import main
 from data_platform.cluster import model_store
 from data_platform.cluster import partition as P
@@ -79,7 +80,7 @@ def test_a_run_with_a_model_id_uses_that_model_without_fitting(db, crafted, make
     _create_selection(db, _rows(make_selection), params={"model": str(saved)})
     params = RunParams.load(db, "run1")
     assert params.model == str(saved)
-    result = model_store.train_run_model(db, "run1", params)
+    result = pipeline.choose_model(db, "run1", params)
     db.commit()
     assert result == {"model": str(saved), "model_id": saved, "fitted": False}
     assert _count(db) == 1 and _fetch(db, "select model_id from cluster_run")[0][0] == saved
@@ -91,18 +92,18 @@ def test_a_run_with_a_model_id_uses_that_model_without_fitting(db, crafted, make
     assert stored == list(expected[["id_a", "id_b", "score"]].itertuples(index=False, name=None))
     assert len(stored) == 3 and _count(db) == 1  # nothing was fitted
     with pytest.raises(LookupError):
-        model_store.train_run_model(db, "run1", params.replace(model="999999"))
+        pipeline.choose_model(db, "run1", params.replace(model="999999"))
 
 
 def test_latest_takes_the_newest_saved_model_and_rules_records_none(db, crafted, make_selection):
     _create_selection(db, _rows(make_selection), params={"model": "latest"})
     # nothing saved yet: 'latest' fits (here: too few pairs, the default model's m) and saves it
-    fitted = model_store.train_run_model(db, "run1", RunParams(model="latest"))
+    fitted = pipeline.choose_model(db, "run1", RunParams(model="latest"))
     assert fitted["fitted"] and fitted["fallback"] and fitted["model_id"] == model_store.latest_id(db)
     newer = model_store.save(db, crafted["model"], name="crafted")
-    assert model_store.train_run_model(db, "run1", RunParams(model="latest")) == {
+    assert pipeline.choose_model(db, "run1", RunParams(model="latest")) == {
         "model": "latest", "model_id": newer, "fitted": False}
-    assert model_store.train_run_model(db, "run1", RunParams(model="rules"))["model_id"] is None
+    assert pipeline.choose_model(db, "run1", RunParams(model="rules"))["model_id"] is None
     assert _fetch(db, "select model_id from cluster_run")[0][0] is None
     db.rollback()
 
@@ -143,9 +144,9 @@ def test_enough_pairs_are_fitted_by_em(crafted):
 
 def test_training_samples_whole_partitions_deterministically():
     sizes = {f"{d:02d}": 10_000 + d for d in range(1, 40)}
-    chosen = model_store._sample_partitions(sizes, max_actors=100_000)
-    assert chosen == model_store._sample_partitions(dict(reversed(sizes.items())), max_actors=100_000)
+    chosen = pipeline.sample_partitions(sizes, max_actors=100_000)
+    assert chosen == pipeline.sample_partitions(dict(reversed(sizes.items())), max_actors=100_000)
     assert sum(sizes[d] for d in chosen) <= 100_000 and len(chosen) == 9
-    assert model_store._sample_partitions({"75": 5, "69": 3}) == ["69", "75"]
-    assert model_store._sample_partitions({"75": 500_000}, max_actors=10) == ["75"]  # never empty
+    assert pipeline.sample_partitions({"75": 5, "69": 3}) == ["69", "75"]
+    assert pipeline.sample_partitions({"75": 500_000}, max_actors=10) == ["75"]  # never empty
     assert pd.Series(chosen).is_monotonic_increasing
