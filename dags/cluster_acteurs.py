@@ -56,6 +56,14 @@ def cluster_acteurs():
         return cluster_run_id
 
     @task
+    def train_model(cluster_run_id: str) -> str:
+        """One model for the whole run (saved, or fitted once on the selection): every batch uses it."""
+        from data_platform import pipeline
+
+        print(pipeline.train_model(cluster_run_id))
+        return cluster_run_id
+
+    @task
     def plan_batches(cluster_run_id: str) -> list[list[str]]:
         from data_platform import pipeline
 
@@ -91,7 +99,7 @@ def cluster_acteurs():
 
     cluster_run_id = validate_params()
     selected = select_and_normalize(cluster_run_id)
-    clustered = cluster_partitions.expand(departements=plan_batches(selected))
+    clustered = cluster_partitions.expand(departements=plan_batches(train_model(selected)))
     parents = choose_parents(selected, clustered)
     report(parents, write_suggestions(parents))
 

@@ -60,6 +60,21 @@ def cmd_airflow(args) -> int:
     return run_airflow(args.airflow_args, check=False).returncode
 
 
+def cmd_model(args) -> int:
+    from data_platform.cluster import model_store
+    from data_platform.db.connection import connect
+
+    with connect() as conn:
+        if args.action == "list":
+            _print(model_store.list_models(conn))
+        elif args.action == "export":
+            _print(model_store.export_model(conn, args.ref, args.file))
+        else:
+            _print({"imported": model_store.import_model(conn, args.file, name=args.name,
+                                                         created_by=args.created_by)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="data-platform", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -97,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--threshold", type=float, default=None)
     s.set_defaults(func=cmd_dedupe_csv)
+
+    s = sub.add_parser("model", help="saved match models: list, export one to JSON, import one from JSON")
+    msub = s.add_subparsers(dest="action", required=True)
+    m = msub.add_parser("list", help="saved models, newest first")
+    m = msub.add_parser("export", help="write a saved model (an id, or 'latest') to a JSON file")
+    m.add_argument("ref", help="model id, or 'latest'")
+    m.add_argument("file")
+    m = msub.add_parser("import", help="save the model of a JSON file as a new version; prints its id")
+    m.add_argument("file")
+    m.add_argument("--name", help="name of the saved model (default: the file's, or its stem)")
+    m.add_argument("--created-by", default="", help="who imports it")
+    s.set_defaults(func=cmd_model)
 
     s = sub.add_parser("evaluate", help="precision/recall/F1 of a clustering run against the ground truth")
     s.add_argument("--run-id", help="clustering run (default: the latest)")

@@ -57,6 +57,7 @@ def evaluate_run(conn, run_id: str | None = None, thresholds=None) -> dict:
 
     Reads (bulk, COPY out): the run's selection ids, its memberships, the ground truth.
     """
+    from data_platform.cluster.model_store import run_model
     from data_platform.cluster.params import RunParams
     from data_platform.cluster.partition import SELECTION_COLUMNS, labels_at_thresholds
     from data_platform.db.connection import fetch_df
@@ -76,7 +77,8 @@ def evaluate_run(conn, run_id: str | None = None, thresholds=None) -> dict:
     pred = pd.Series(members["cluster_id"].to_numpy(), index=members["identifiant_unique"].to_numpy())
     result = {"run_id": run_id, "ground_truth_rows": len(truth), **pairwise_scores(ids, pred, truth_s)}
     if thresholds and len(selection):
-        by_t = labels_at_thresholds(selection, RunParams.load(conn, run_id), thresholds)
+        params = RunParams.load(conn, run_id)  # scored by the run's model (model_store.run_model), not refitted
+        by_t = labels_at_thresholds(selection, params, thresholds, model=run_model(conn, run_id, params))
         table = []
         for t in thresholds:
             row = pairwise_scores(ids, by_t[t], truth_s)

@@ -1,4 +1,4 @@
-"""The clustering run, stage by stage: select → normalize → cluster → parents → changes → suggestions.
+"""The clustering run, stage by stage: select → normalize → model → cluster → parents → changes → suggestions.
 
 Each function is one stage; `run_all` calls them in order without a scheduler (dedupe-csv, demo,
 benches, tests) and the Airflow DAG (dags/cluster_acteurs.py) maps one task to each, in the same
@@ -12,6 +12,7 @@ has no actor: the later stages do nothing and the report says so). Parameters ar
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 DBT_SELECT_SELECTION = ["--selector", "cluster_prepare"]
 DBT_SELECT_PARENTS = ["--selector", "cluster_parents"]
 DEFAULT_BATCHES = int(os.environ.get("DP_CLUSTER_BATCHES", "4"))
+# A run's EM sees at most this many actors (whole partitions, `sample_partitions`): the fit's memory
+# and time stay bounded at 500,000 actors, and m / u / r are still estimated on ~800,000 candidate pairs
+TRAIN_MAX_ACTORS = 150_000
 
 
 @contextmanager
@@ -60,11 +64,16 @@ def _stage(fn):
     return wrapper
 
 
-def _status(run_id: str) -> str | None:
+def _run_state(run_id: str) -> tuple[str | None, int | None]:
+    """(status, model_id) of the run; (None, None) for an unknown run."""
     with connect() as conn, conn.cursor() as cur:
-        cur.execute("select status from cluster_run where run_id = %s", (run_id,))
+        cur.execute("select status, model_id from cluster_run where run_id = %s", (run_id,))
         row = cur.fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else (None, None)
+
+
+def _status(run_id: str) -> str | None:
+    return _run_state(run_id)[0]
 
 
 def _is_empty(run_id: str) -> bool:
@@ -125,6 +134,85 @@ def build_selection(run_id: str) -> dict:
 
 
 @_stage
+def train_model(run_id: str) -> dict:
+    """The run's match model, once for the whole selection (`choose_model`); its id goes to
+    `cluster_run.model_id`, which every clustering batch reads."""
+    if _is_empty(run_id):
+        return {}
+    params = load_params(run_id)
+    with timed(run_id, "model"), connect() as conn:
+        result = choose_model(conn, run_id, params)
+    log.info("run %s: model %s", run_id, result)
+    return result
+
+
+def choose_model(conn, run_id: str, params: RunParams, workers: int = 1) -> dict:
+    """The run's model from its `model` parameter (data_platform.cluster.model_store's docstring):
+    `rules` (none), a saved id (used as it is), `latest` (the newest saved, else as `em`), `em`
+    (`fit_selection_model`, saved in match_model with trained_on = the run). Records the id in
+    `cluster_run.model_id` (caller's transaction) and returns what was done."""
+    from data_platform.cluster import model_store
+
+    choice = params.model
+    model_id = None
+    if choice == "latest":
+        model_id = model_store.latest_id(conn)
+    elif choice not in ("em", "rules"):
+        model_id = model_store.load_row(conn, choice)["id"]  # LookupError names a missing id
+    result = {"model": choice, "model_id": model_id, "fitted": False}
+    if model_id is None and choice != "rules":
+        model, seen = fit_selection_model(conn, run_id, params, workers)
+        fallback = model.info.get("fallback")
+        model_id = model_store.save(conn, model, name=("default+u " if fallback else "em ") + run_id,
+                                    trained_on=f"run {run_id}", created_by="pipeline")
+        result = {"model": choice, "model_id": model_id, "fitted": True, "fallback": bool(fallback), **seen}
+    with conn.cursor() as cur:
+        cur.execute("update cluster_run set model_id = %s where run_id = %s", (model_id, run_id))
+    return result
+
+
+def sample_partitions(sizes: dict[str, int], max_actors: int = TRAIN_MAX_ACTORS) -> list[str]:
+    """Départements whose actors train the run's model: all of them up to max_actors, else whole
+    partitions in the order of a hash of their code (deterministic, not biased to one region) while
+    they fit in max_actors (at least one)."""
+    if sum(sizes.values()) <= max_actors:
+        return sorted(sizes)
+    chosen, total = [], 0
+    for d in sorted(sizes, key=lambda d: hashlib.md5(d.encode()).hexdigest()):
+        if total and total + sizes[d] > max_actors:
+            continue
+        chosen.append(d)
+        total += sizes[d]
+    return sorted(chosen)
+
+
+def fit_selection_model(conn, run_id: str, params: RunParams, workers: int = 1) -> tuple[object, dict]:
+    """Fellegi–Sunter on the run's selection (`sample_partitions`), by `model.fit_selection` (EM, or
+    the default model's m with this data's u below MIN_FIT_PAIRS candidate pairs); and what it saw."""
+    from data_platform.cluster import partition as P
+    from data_platform.cluster.model import fit_selection
+
+    sizes = P.partition_sizes(conn, run_id)
+    deps = sample_partitions(sizes)
+    df = P.read_selection(conn, run_id, deps)
+    compare_only = P.ModelScorer(None, params.scoring, workers)
+    parts = []
+    for _, part in P.partitions_of(df):
+        arr = P.prepare(part)
+        parts.append((arr, P.compare_partition(arr, params, workers, scorer=compare_only)))
+    model = fit_selection(parts)
+    seen = {"actors": len(df), "partitions": len(deps), "partitions_in_selection": len(sizes),
+            "candidate_pairs": model.info.get("candidate_pairs")}
+    model.info.update(seen)
+    return model, seen
+
+
+def run_model_id(run_id: str) -> int | None:
+    """The saved match model that scored the run (None: the rules scorer, or not trained)."""
+    return _run_state(run_id)[1]
+
+
+@_stage
 def plan(run_id: str, n_batches: int = DEFAULT_BATCHES) -> list[list[str]]:
     from data_platform.cluster.partition import plan_batches
 
@@ -177,7 +265,9 @@ def write(run_id: str, dag_id: str = "cluster_acteurs", dag_run_id: str = "") ->
         return {"clusters": 0, "suggestions": 0, "acteurs": 0, "changes": {}, "empty": True}
     params = load_params(run_id)
     with timed(run_id, "suggestions"), connect() as conn:
-        counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id, params=params,
+        # the cohort records which saved model scored it (null: the rules scorer)
+        counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id,
+                                   params={**params.to_dict(), "model_id": run_model_id(run_id)},
                                    dry_run=params.dry_run)
     return counts
 
@@ -208,6 +298,7 @@ def run_all(run_id: str, raw_params: dict | None = None, n_batches: int = DEFAUL
     """All stages in a row, without Airflow (dedupe-csv, demo, benchmarks, tests)."""
     start_run(run_id, raw_params)
     summary: dict = {"selection": build_selection(run_id)}
+    summary["model"] = train_model(run_id)
     results = [cluster(run_id, batch) for batch in plan(run_id, n_batches)]
     summary["clusters"] = sum(int(r.get("clusters", 0)) for r in results)
     summary["changes"] = build_parents(run_id)

@@ -11,7 +11,7 @@ TEST_DB = os.environ.get("DP_TEST_DB", "dp_test")
 
 DATA_TABLES = [
     "suggestion_decision", "suggestion", "suggestion_cohorte", "cluster_pair", "cluster_membership",
-    "cluster_run", "ingest_rejected_row", "ingest_state", "ground_truth", "revision_acteur", "acteur",
+    "cluster_run", "match_model", "ingest_rejected_row", "ingest_state", "ground_truth", "revision_acteur", "acteur",
 ]
 
 

@@ -15,7 +15,15 @@
   threshold is a match probability that means the same in a partition of 500 and of 40,000 actors
   (measured: r = 1.472 for a true 1.480 on 9,601 generated actors).
 Per pair: probability, match weight (log2 odds) and each comparison's log2 Bayes factor (0 where it
-carries no information).
+carries no information). Term frequencies are shrunk towards the level's u (`shrunk_tf`, a Beta prior
+worth TF_PRIOR_ACTORS actors): in a partition of two actors sharing a name the name's frequency is not
+1 (no evidence) but near a typical name's; in a partition of thousands the data decide.
+
+Small data (`fit_selection`): below MIN_FIT_PAIRS candidate pairs EM is not fitted (m would be its
+prior's, not the data's); as Splink puts it, m carries over between data sets and u must come from the
+data: the shipped default model's m and r (`default_model()`, DEFAULT_MODEL_PATH, fitted by EM on
+50,000 generated actors, seed 42) with u re-estimated on the selection's random pairs, the shipped u as
+a Dirichlet prior worth U_PRIOR_PAIRS pairs (`FellegiSunter.with_u_from`).
 
 `LogisticMatcher` (labels): regularized logistic regression (scikit-learn) on one-hot levels plus
 the term-frequency weights and the log2 prior as features, with cross-validated precision/recall.
@@ -23,6 +31,8 @@ the term-frequency weights and the log2 prior as features, with cross-validated 
 Both serialize to one JSON-compatible dict (`to_json` / `from_json`), round trip exact.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +56,13 @@ EM_MAX_ITER = 200
 EM_TOL = 1e-6
 SEED = 20_240_601
 MAX_PRIOR = 0.5
+# Below this many candidate pairs EM is not fitted (its sessions would see a few dozen pairs: m would
+# be the Dirichlet prior's, not the data's); the shipped default model's m is used, u re-estimated
+MIN_FIT_PAIRS = 500
+U_PRIOR_PAIRS = 2_000.0       # weight, in random pairs, of the default model's u when u is re-estimated
+# term frequencies are shrunk towards the level's u as if this many more actors were in the partition
+TF_PRIOR_ACTORS = 100.0
+DEFAULT_MODEL_PATH = Path(__file__).with_name("default_model.json")
 TF_COLUMNS = [COL[name] for name in TF_COMPARISONS]
 
 
@@ -90,6 +107,16 @@ def prior_weight(r: float, partition_size) -> np.ndarray:
     n = np.maximum(np.asarray(partition_size, dtype=np.float64), 2.0)
     pi = np.clip(r / (n - 1.0), 1e-12, MAX_PRIOR)
     return np.log2(pi / (1.0 - pi))
+
+
+def shrunk_tf(tf: np.ndarray, partition_size, u_exact: float, prior_actors: float = TF_PRIOR_ACTORS) -> np.ndarray:
+    """A value's frequency, estimated from its k = tf · n holders among the partition's n actors as
+    if `prior_actors` more actors held it at the level's average rate u_exact (a Beta prior): in a
+    partition of two actors that share a name, the name's frequency is not 1 (which would make
+    agreeing on it no evidence at all) but close to the typical name's; in a partition of thousands
+    the data decide (k / n)."""
+    n = np.broadcast_to(np.asarray(partition_size, dtype=np.float64), np.shape(tf))
+    return (tf * n + prior_actors * u_exact) / (n + prior_actors)
 
 
 def _sigmoid2(w: np.ndarray) -> np.ndarray:
@@ -153,23 +180,25 @@ class FellegiSunter:
         if p == 0:
             model.info = info
             return model
+        sizes = np.asarray(partition_sizes, dtype=np.float64) \
+            if partition_sizes is not None and len(partition_sizes) == p else None
         for name, rows, learn, use in _sessions(candidates):
             if rows.sum() < 2:
                 continue
             sub = Compared(candidates.i[rows], candidates.j[rows], levels[rows], candidates.tf[rows],
                            candidates.distance_m[rows])
-            m_s, lam, it = model._em(sub, learn, use, max_iter, tol)
+            m_s, lam, it = model._em(sub, learn, use, max_iter, tol, None if sizes is None else sizes[rows])
             for k in np.flatnonzero(learn):
                 model.m[k] = m_s[k]
             info["sessions"].append({"blocked_on": name, "pairs": int(rows.sum()), "iterations": it,
                                      "match_share": round(lam, 6)})
         # share of matching candidates with every m fixed, then duplicates per actor
         none = np.zeros(len(NAMES), bool)
-        _, lam, _ = model._em(candidates, none, ~none, max_iter, tol)
+        _, lam, _ = model._em(candidates, none, ~none, max_iter, tol, sizes)
         model.r = float(2.0 * lam * p / max(n_records, 1))
         info["candidate_match_share"] = round(lam, 6)
-        if partition_sizes is not None and len(partition_sizes) == p:
-            bf = model.bayes_factors(candidates).sum(axis=1)
+        if sizes is not None:
+            bf = model.bayes_factors(candidates, sizes).sum(axis=1)
             for it in range(1, max_iter + 1):
                 r = float(2.0 * _sigmoid2(prior_weight(model.r, partition_sizes) + bf).sum() / max(n_records, 1))
                 done = abs(r - model.r) < tol * max(model.r, 1.0)
@@ -180,7 +209,8 @@ class FellegiSunter:
         model.info = info
         return model
 
-    def _em(self, compared: Compared, learn: np.ndarray, use: np.ndarray, max_iter: int, tol: float):
+    def _em(self, compared: Compared, learn: np.ndarray, use: np.ndarray, max_iter: int, tol: float,
+            sizes: np.ndarray | None = None):
         """EM on these pairs: the comparisons in `use` make the likelihood (the one blocked on is left
         out), those in `learn` have their m re-estimated, the others keep theirs."""
         bf_cols = np.flatnonzero(use)
@@ -193,7 +223,7 @@ class FellegiSunter:
         it = 0
         for it in range(1, max_iter + 1):
             work = FellegiSunter(m, self.u, 0.0)
-            w = work.bayes_factors(compared)[:, bf_cols].sum(axis=1) + np.log2(lam / (1.0 - lam))
+            w = work.bayes_factors(compared, sizes)[:, bf_cols].sum(axis=1) + np.log2(lam / (1.0 - lam))
             post = _sigmoid2(w)
             counts = post @ onehot
             delta = 0.0
@@ -217,23 +247,38 @@ class FellegiSunter:
         """Fit on [(Arrays, Compared candidates)] of several partitions: u from random pairs drawn
         inside each partition (their count proportional to its number of pairs), m by EM on all the
         candidates at once."""
-        rng = np.random.default_rng(seed)
+        random_levels = _random_levels(partitions, seed, u_pairs)
         sizes = np.array([len(arr) for arr, _ in partitions], dtype=np.float64)
-        total = (sizes * (sizes - 1) / 2).sum()
-        randoms = []
-        for (arr, _), n in zip(partitions, sizes):
-            want = int(np.ceil(u_pairs * n * (n - 1) / 2 / total)) if total else 0
-            a, b = random_pairs(len(arr), want, rng)
-            randoms.append(compare(arr, a, b).levels)
-        random_levels = np.concatenate(randoms) if randoms else np.empty((0, len(NAMES)), np.int8)
         candidates = Compared.concat([c for _, c in partitions])
         pair_sizes = np.concatenate([np.full(len(c), float(len(arr))) for arr, c in partitions]) \
             if partitions else np.empty(0)
         return cls.fit(candidates, random_levels, int(sizes.sum()), partition_sizes=pair_sizes)
 
+    def with_u_from(self, partitions: list, seed: int = SEED, u_pairs: int = U_SAMPLE_PAIRS,
+                    prior_pairs: float = U_PRIOR_PAIRS) -> FellegiSunter:
+        """This model's m and r, u re-estimated on [(Arrays, Compared)] of other data (Splink's view:
+        m carries over between data sets, u is the data's own): per comparison, the random pairs'
+        level counts with this model's u as a Dirichlet prior worth `prior_pairs` pairs, so that a
+        selection of a few actors (whose few random pairs are often duplicates) keeps nearly the
+        shipped u and a larger one gets its own."""
+        random_levels = _random_levels(partitions, seed, u_pairs)
+        u = []
+        for k, n_lev in enumerate(N_LEVELS.tolist()):
+            col = random_levels[:, k]
+            counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n_lev).astype(np.float64)
+            u.append((counts + prior_pairs * self.u[k]) / (counts.sum() + prior_pairs))
+        info = {"m_from": self.info.get("trained_on", "shipped default model"), "u_prior_pairs": prior_pairs,
+                "random_pairs": len(random_levels),
+                "candidate_pairs": int(sum(len(c) for _, c in partitions)),
+                "records": int(sum(len(arr) for arr, _ in partitions))}
+        return FellegiSunter([x.copy() for x in self.m], u, self.r, info)
+
     # ------------------------------------------------------------ scoring
-    def bayes_factors(self, compared: Compared) -> np.ndarray:
-        """P × len(COMPARISONS) log2 Bayes factors (0 where a comparison has no information)."""
+    def bayes_factors(self, compared: Compared, partition_size=None) -> np.ndarray:
+        """P × len(COMPARISONS) log2 Bayes factors (0 where a comparison has no information).
+
+        partition_size (a number, or one per pair): the term frequencies are then shrunk towards the
+        level's u (`shrunk_tf`); without it they are used as they are."""
         levels = compared.levels
         out = np.zeros(levels.shape, dtype=np.float64)
         for k in range(levels.shape[1]):
@@ -243,6 +288,8 @@ class FellegiSunter:
             out[ok, k] = table[lev[ok]]
         for t, k in enumerate(TF_COLUMNS):
             tf = compared.tf[:, t]
+            if partition_size is not None:
+                tf = shrunk_tf(tf, partition_size, self.u[k][0])
             ok = (levels[:, k] == 0) & ~np.isnan(tf) & (tf > 0)
             # agreeing on a value held by a share tf of the partition's actors: u = tf (Splink's
             # term-frequency adjustment); pairs whose value has no frequency keep the level's u
@@ -251,7 +298,7 @@ class FellegiSunter:
 
     def predict(self, compared: Compared, partition_size) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probability, match weight in log2 odds, per-comparison log2 Bayes factors) per pair."""
-        bf = self.bayes_factors(compared)
+        bf = self.bayes_factors(compared, partition_size)
         weight = prior_weight(self.r, partition_size) + bf.sum(axis=1)
         return _sigmoid2(weight), weight, bf
 
@@ -267,6 +314,44 @@ class FellegiSunter:
     def from_json(cls, data: dict) -> FellegiSunter:
         _check(data, cls.kind)
         return cls(data["m"], data["u"], data["r"], data.get("info"))
+
+
+def _random_levels(partitions: list, seed: int, u_pairs: int) -> np.ndarray:
+    """Levels of random pairs drawn inside each partition of [(Arrays, _)], their count proportional
+    to its number of pairs (all its pairs when it has fewer); deterministic."""
+    rng = np.random.default_rng(seed)
+    sizes = np.array([len(arr) for arr, _ in partitions], dtype=np.float64)
+    total = (sizes * (sizes - 1) / 2).sum()
+    randoms = []
+    for (arr, _), n in zip(partitions, sizes):
+        want = int(np.ceil(u_pairs * n * (n - 1) / 2 / total)) if total else 0
+        a, b = random_pairs(len(arr), want, rng)
+        randoms.append(compare(arr, a, b).levels)
+    return np.concatenate(randoms) if randoms else np.empty((0, len(NAMES)), np.int8)
+
+
+def default_model() -> FellegiSunter:
+    """The Fellegi–Sunter model shipped in the package (DEFAULT_MODEL_PATH: fitted by EM on 50,000
+    generated actors, seed 42, with `bench/bench_matching.py --actors 50000 --seed 42 --no-rules
+    --model-out`; its `info.trained_on` says so)."""
+    import json
+
+    return FellegiSunter.from_json(json.loads(DEFAULT_MODEL_PATH.read_text(encoding="utf-8")))
+
+
+def fit_selection(partitions: list, seed: int = SEED, min_pairs: int = MIN_FIT_PAIRS) -> FellegiSunter:
+    """The Fellegi–Sunter model of a selection, [(Arrays, Compared candidates)] of its partitions:
+    fitted by EM when it has at least `min_pairs` candidate pairs, else (EM cannot learn m from a
+    few pairs) the shipped default's m and r with u re-estimated on the selection
+    (`FellegiSunter.with_u_from`); `info["fallback"]` says which."""
+    p = sum(len(c) for _, c in partitions)
+    if p >= min_pairs:
+        model = FellegiSunter.fit_partitions(partitions, seed=seed)
+        model.info["fallback"] = False
+        return model
+    model = default_model().with_u_from(partitions, seed=seed)
+    model.info["fallback"] = f"{p} candidate pairs < {min_pairs}: m of the default model, u of this data"
+    return model
 
 
 def _check(data: dict, kind: str) -> None:
@@ -347,7 +432,6 @@ class LogisticMatcher:
 
 # ---------------------------------------------------------------- scorers used by the clustering
 
-DEFAULT_MODEL = "rules"
 MODEL_KINDS = ["rules", FellegiSunter.kind]
 
 

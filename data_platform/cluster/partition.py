@@ -20,8 +20,8 @@ from data_platform.cluster.candidates import (
     text_ranks,
 )
 from data_platform.cluster.grouping import cluster_ids, group
-from data_platform.cluster.model import DEFAULT_MODEL, FellegiSunter, ModelScorer, RulesScorer
-from data_platform.cluster.params import RunParams
+from data_platform.cluster.model import FellegiSunter, ModelScorer, RulesScorer, fit_selection
+from data_platform.cluster.params import DEFAULT_MODEL, RunParams
 from data_platform.cluster.scoring import Arrays, Scored, details_json
 
 SELECTION_COLUMNS = [
@@ -205,9 +205,13 @@ def _group_and_output(arr, departement, scored, params: RunParams, workers, timi
 def model_kind(params: RunParams, model=None) -> str:
     """'rules' (the hand-set scorer) or the kind of the learned model that scores the run: `model`
     (an object or a kind), else the run's `model` parameter (when RunParams has one), else 'rules'."""
+    if model is None:
+        model = getattr(params, "model", DEFAULT_MODEL)
     if isinstance(model, str):
-        return model
-    return model.kind if model is not None else getattr(params, "model", DEFAULT_MODEL)
+        # the run's parameter: 'latest' / 'em' fit a Fellegi–Sunter model on the frame when no saved
+        # one is given (cluster_batch passes the run's), a saved model's id needs the database
+        return FellegiSunter.kind if model in ("latest", "em") else model
+    return model.kind
 
 
 def scored_partitions(df: pd.DataFrame, params: RunParams, workers: int = 1, timings: dict | None = None,
@@ -227,7 +231,8 @@ def scored_partitions(df: pd.DataFrame, params: RunParams, workers: int = 1, tim
             yield d, arr, score_partition(arr, params, workers=workers, timings=timings, scorer=scorer), scorer
         return
     if model is None and kind != FellegiSunter.kind:
-        raise ValueError(f"unknown model {kind!r}")
+        raise ValueError(f"unknown model {kind!r}" + (" (a saved model: pass it, or cluster through the "
+                                                      "pipeline)" if kind.isdigit() else ""))
     compare_only = ModelScorer(None, params.scoring, workers)
     parts = []
     for d, part in partitions_of(df):
@@ -235,7 +240,7 @@ def scored_partitions(df: pd.DataFrame, params: RunParams, workers: int = 1, tim
         parts.append((d, arr, compare_partition(arr, params, workers, timings, scorer=compare_only)))
     if model is None:
         t0 = time.perf_counter()
-        model = FellegiSunter.fit_partitions([(arr, c) for _, arr, c in parts])
+        model = fit_selection([(arr, c) for _, arr, c in parts])
         if timings is not None:
             timings["fit"] = timings.get("fit", 0.0) + time.perf_counter() - t0
     if fitted is not None:
@@ -382,16 +387,19 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
                   url: str | None = None) -> dict:
     """Cluster the run's selection for these départements and store memberships and pairs.
 
-    One COPY out and one query for the reviewers' cannot-/must-links of these actors, clustering per
+    The run's model (`model_store.run_model`: recorded by pipeline.train_model, never fitted here),
+    one COPY out and one query for the reviewers' cannot-/must-links of these actors, clustering per
     partition, then one transaction: delete the run's rows of these
     départements, COPY the new ones. Returns counts and seconds (per partition, per stage).
     """
+    from data_platform.cluster.model_store import run_model
     from data_platform.db.connection import connect
     from data_platform.labels.reviewer import reviewer_links
 
     departements = sorted(set(departements))
     t0 = time.perf_counter()
     with connect(url) as conn:
+        model = run_model(conn, run_id, params)  # the run's model (pipeline.train_model); never fitted here
         df = read_selection(conn, run_id, departements)
         # reviewers' memory, one query; labels come from human decisions (thousands, not millions):
         # all are read and kept for the batch's actors here rather than shipping every id to SQL
@@ -399,13 +407,13 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
         links = tuple(lk[lk["id_a"].isin(ids) & lk["id_b"].isin(ids)] for lk in reviewer_links(conn))
     t_read = time.perf_counter() - t0
     stats: dict = {}
-    memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats, links=links)
+    memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats, model=model, links=links)
     t1 = time.perf_counter()
     with connect(url) as conn:
         write_results(conn, run_id, departements, memberships, pairs)
     t_write = time.perf_counter() - t1
     part_seconds = stats.pop("partition_seconds", {})
-    stats.pop("model", None)  # a fitted model's JSON (not stored yet)
+    stats.pop("model", None)  # the model's JSON (saved in match_model by pipeline.train_model)
     return {
         "run_id": run_id,
         "departements": departements,

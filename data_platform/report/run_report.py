@@ -73,6 +73,10 @@ def gather(conn, run_id: str) -> dict:
                            "from suggestion_cohorte where run_id = %s", (run_id,))
         if run is None and cohort is None:
             raise UnknownRunError(f"no cluster_run and no suggestion_cohorte for run {run_id!r}")
+        model = _one(cur, """
+            select m.id, m.kind, m.name, m.trained_on, m.n_labels, m.cv_precision, m.cv_recall, m.created_by,
+                   m.created_at, m.parameters->'info'->>'fallback' as fallback
+            from cluster_run r join match_model m on m.id = r.model_id where r.run_id = %s""", (run_id,))
         sizes = _all(cur, """
             select n, count(*) from (
                 select count(*) as n from cluster_membership where run_id = %s group by cluster_id
@@ -103,7 +107,7 @@ def gather(conn, run_id: str) -> dict:
                 from suggestion where cohorte_id = %s
                 order by taille desc, score asc nulls first, id limit %s""", (cohort["id"], TOP_SUGGESTIONS))
     return {"run": run, "cohort": cohort, "sizes": sizes, "per_dep": per_dep, "scores": scores,
-            "statuses": statuses, "top": top, "planned": planned}
+            "statuses": statuses, "top": top, "planned": planned, "model": model}
 
 
 # ---------------------------------------------------------------- rendering
@@ -226,6 +230,9 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     out.append(table(["paramètre", "valeur"], [[f"<code>{esc(k)}</code>", f"<code>{fmt_json(v)}</code>"]
                                               for k, v in params.items()], empty="aucun paramètre"))
 
+    out.append("<h2>Modèle de correspondance</h2>")
+    out.append(_section_model(data.get("model"), params))
+
     out.append("<h2>Temps par étape</h2>")
     out.append(_section_stages(stage_seconds))
     out.append("<h2>Partitions les plus lentes</h2>")
@@ -261,6 +268,26 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     out.append(f'<p class="meta">Généré le {esc(generated)}.</p></body></html>')
     return "\n".join(out)
+
+
+def _section_model(model: Mapping | None, params: Mapping) -> str:
+    """Which saved model scored the run (match_model), or the rules scorer."""
+    if not model:
+        what = ("score pondéré à règles (<code>model = rules</code>)" if params.get("model", "rules") == "rules"
+                else "aucun modèle enregistré pour ce run")
+        return f"<p>{what}</p>"
+    fallback = model.get("fallback")
+    export = f"data-platform model export {esc(model['id'])} modele.json"
+    rows = [["id", f"<code>{esc(model['id'])}</code> (<code>{export}</code>)"],
+            ["type", f"<code>{esc(model['kind'])}</code>"], ["nom", esc(model["name"])],
+            ["appris sur", esc(model["trained_on"])], ["créé par", esc(model["created_by"])],
+            ["créé le", esc(model["created_at"])], ["étiquettes", fmt_number(model["n_labels"])],
+            ["précision / rappel (validation croisée)",
+             " / ".join(fmt_number(v, 3) if v is not None else "—" for v in (model["cv_precision"], model["cv_recall"]))]]
+    if fallback and fallback not in ("false", "False"):
+        rows.append(["petites données", esc(fallback)])
+    rows.append(["choix du run", f"<code>model = {esc(params.get('model', ''))}</code>"])
+    return table(["", ""], rows)
 
 
 def _section_departements(per_dep, suggestions: Mapping, partitions: Any, cohort) -> str:

@@ -132,22 +132,7 @@ def test_every_change_type_end_to_end(db, airflow_env):
     assert dr.state == DagRunState.SUCCESS
 
     suggestions = _suggestions(db)
-    by_dep = {dep: [(c["type"], c["identifiant_unique"], c.get("parent_id")) for c in changes]
-              for changes, _, _, dep in suggestions}
-    created = "parent_" + hashlib.md5(b"ecosystem_A2|refashion_A1").hexdigest()[:24]
-    assert by_dep == {
-        "01": [("acteur_create_as_parent", created, None),
-               ("acteur_update_parent_id", "ecosystem_A2", created),
-               ("acteur_update_parent_id", "refashion_A1", created)],
-        "05": [("acteur_keep_as_parent", "parent_C1", None),
-               ("acteur_update_parent_id", "ecomaison_C2a", "parent_C1"),
-               ("acteur_verify_in_revision", "ecosystem_C1b", "parent_C1"),
-               ("acteur_verify_in_revision", "refashion_C1a", "parent_C1"),
-               ("acteur_delete_as_parent", "parent_C2", None)],
-        "74": [("acteur_keep_as_parent", "parent_B", None),
-               ("acteur_update_parent_id", "ecomaison_B2", "parent_B"),
-               ("acteur_verify_in_revision", "refashion_B1", "parent_B")],
-    }
+    _assert_every_change_type(suggestions)
     assert all(statut == "to_review" for _, _, statut, _ in suggestions)
     # the parent to create gets its data from the members, never identity fields
     create = next(c for changes, *_ in suggestions for c in changes if c["type"] == "acteur_create_as_parent")
@@ -169,6 +154,64 @@ def test_every_change_type_end_to_end(db, airflow_env):
     with db.cursor() as cur:
         cur.execute("select compteurs from suggestion_cohorte order by id desc limit 1")
         assert cur.fetchone()[0]["skipped"]["pending"] == 3
+    db.commit()
+
+
+def _assert_every_change_type(suggestions) -> None:
+    """The crafted dataset's exact suggestions, whichever scorer found them."""
+    by_dep = {dep: [(c["type"], c["identifiant_unique"], c.get("parent_id")) for c in changes]
+              for changes, _, _, dep in suggestions}
+    created = "parent_" + hashlib.md5(b"ecosystem_A2|refashion_A1").hexdigest()[:24]
+    assert by_dep == {
+        "01": [("acteur_create_as_parent", created, None),
+               ("acteur_update_parent_id", "ecosystem_A2", created),
+               ("acteur_update_parent_id", "refashion_A1", created)],
+        "05": [("acteur_keep_as_parent", "parent_C1", None),
+               ("acteur_update_parent_id", "ecomaison_C2a", "parent_C1"),
+               ("acteur_verify_in_revision", "ecosystem_C1b", "parent_C1"),
+               ("acteur_verify_in_revision", "refashion_C1a", "parent_C1"),
+               ("acteur_delete_as_parent", "parent_C2", None)],
+        "74": [("acteur_keep_as_parent", "parent_B", None),
+               ("acteur_update_parent_id", "ecomaison_B2", "parent_B"),
+               ("acteur_verify_in_revision", "refashion_B1", "parent_B")],
+    }
+
+
+def test_the_model_of_a_run_is_recorded_on_the_run_the_cohort_and_the_report(db, airflow_env):
+    """model = em: one model fitted for the whole run by the train_model task (8 actors: the shipped
+    default's m, u of this data), saved and recorded; a later run naming its id reuses it unfitted."""
+    from pathlib import Path
+
+    from airflow.utils.state import DagRunState
+
+    _load(db)
+    dr = _dag().test(run_conf={"model": "em"})
+    assert dr.state == DagRunState.SUCCESS
+    assert {ti.task_id: ti.state for ti in dr.get_task_instances()}["train_model"] == "success"
+    _assert_every_change_type(_suggestions(db))
+    with db.cursor() as cur:
+        cur.execute("select run_id, model_id, report_path, stage_seconds ? 'model' from cluster_run")
+        [(run_id, model_id, report, timed)] = cur.fetchall()
+        cur.execute("select id, kind, trained_on, created_by, parameters->'info'->>'fallback' from match_model")
+        [(saved, kind, trained_on, created_by, fallback)] = cur.fetchall()
+        cur.execute("select parametres from suggestion_cohorte")
+        [(parametres,)] = cur.fetchall()
+    assert model_id == saved and kind == "fellegi_sunter" and timed
+    assert trained_on == f"run {run_id}" and created_by == "pipeline" and "default model" in fallback
+    assert parametres["model"] == "em" and parametres["model_id"] == model_id
+    page = Path(report).read_text(encoding="utf-8")
+    assert "Modèle de correspondance" in page and f"model export {model_id} " in page
+
+    dr = _dag().test(run_conf={"model": str(model_id)})
+    assert dr.state == DagRunState.SUCCESS
+    with db.cursor() as cur:
+        cur.execute("select count(*) from match_model")
+        assert cur.fetchone()[0] == 1  # nothing fitted
+        cur.execute("select model_id from cluster_run where run_id <> %s", (run_id,))
+        assert cur.fetchone()[0] == model_id
+        cur.execute("select compteurs, parametres->>'model_id' from suggestion_cohorte order by id desc limit 1")
+        counts, cohort_model = cur.fetchone()
+    assert counts["skipped"]["pending"] == 3 and cohort_model == str(model_id)
     db.commit()
 
 

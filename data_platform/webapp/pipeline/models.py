@@ -13,9 +13,31 @@ class ClusterRun(models.Model):
     report_path = models.TextField(blank=True, default="", db_default="")
     started_at = models.DateTimeField(db_default=Now(), auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # the match_model that scored the run (pipeline.train_model); null: the rules scorer, or not trained yet
+    model_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "cluster_run"
+
+
+class MatchModel(models.Model):
+    """A saved match model (data_platform.cluster.model_store), versioned by its id: what scored a run,
+    exported/imported as one JSON file (`data-platform model export|import|list`)."""
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=64)  # fellegi_sunter | logistic
+    name = models.CharField(max_length=255, blank=True, default="", db_default="")
+    comparisons = models.JSONField(default=list)  # [{name, levels}] the model compares
+    parameters = models.JSONField(default=dict)  # the model's JSON (model.to_json())
+    n_labels = models.IntegerField(default=0, db_default=0)
+    cv_precision = models.FloatField(null=True, blank=True)
+    cv_recall = models.FloatField(null=True, blank=True)
+    trained_on = models.TextField(blank=True, default="", db_default="")  # run id, file, "import: …"
+    created_by = models.CharField(max_length=255, blank=True, default="", db_default="")
+    created_at = models.DateTimeField(db_default=Now(), auto_now_add=True)
+
+    class Meta:
+        db_table = "match_model"
+        indexes = [models.Index(fields=["-created_at", "-id"], name="match_model_newest")]
 
 
 class ClusterMembership(models.Model):
