@@ -63,7 +63,7 @@ REGEX_MAX_LENGTH = 500
 # the scorer of a run (data_platform.cluster.model_store resolves it), or a match_model id
 MODEL_CHOICES = {"latest": "le dernier modèle enregistré", "em": "appris par EM sur ce run",
                  "rules": "l'ancien score pondéré"}
-DEFAULT_MODEL = "rules"
+DEFAULT_MODEL = "latest"  # the learned Fellegi–Sunter model (issue 8); "rules" = the former weighted score
 DEFAULT_THRESHOLD = 0.75
 
 

@@ -131,7 +131,8 @@ def test_cluster_frame_finds_entities_and_is_deterministic(make_selection):
     import json
 
     d = json.loads(p1["details"].iloc[0])
-    assert set(d) == {"fields", "matched", "distance_m"} and "nom" in d["matched"]
+    # the learned model (default) adds the explanation: per-comparison weights and the match weight
+    assert set(d) == {"fields", "matched", "distance_m", "weights", "match_weight"} and "nom" in d["matched"]
 
 
 def test_cluster_frame_threshold_and_same_source(make_selection):

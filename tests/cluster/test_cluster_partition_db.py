@@ -67,7 +67,8 @@ def test_cluster_batch_round_trip_and_idempotent(db, make_selection):
     assert all(m[0].startswith(m[2] + "_") for m in members)
     pairs = _fetch(db, "select cluster_id, id_a, id_b, score, details from cluster_pair where run_id = 'run1' order by 1, 2, 3")
     assert len(pairs) == 7
-    assert all(p[3] >= 0.75 and set(p[4]) == {"fields", "matched", "distance_m"} for p in pairs)
+    assert all(p[3] >= 0.75 and set(p[4]) == {"fields", "matched", "distance_m", "weights", "match_weight"}
+               for p in pairs)
     # the parent and the friperie (no département) are one cluster
     assert ("parent_1", "refashion_none") in {(p[1], p[2]) for p in pairs}
 

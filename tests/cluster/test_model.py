@@ -131,9 +131,10 @@ def test_cluster_frame_with_the_model_is_deterministic_and_explained(crafted):
     sizes = m1.groupby("cluster_id").size()
     assert p1.groupby("cluster_id").size().reindex(sizes.index, fill_value=0).eq(sizes * (sizes - 1) // 2).all()
     assert ((p1["score"] >= 0) & (p1["score"] <= 1)).all()
-    # the rules scorer stays the default
-    m_rules, _ = P.cluster_frame(df[P.SELECTION_COLUMNS])
-    assert len(m_rules) and P.model_kind(RunParams()) == "rules"
+    # the learned model is the default; the former rules scorer stays selectable
+    m_rules, _ = P.cluster_frame(df[P.SELECTION_COLUMNS], model="rules")
+    assert len(m_rules) and P.model_kind(RunParams()) == "fellegi_sunter"
+    assert P.model_kind(RunParams(model="rules")) == "rules"
 
 
 def test_logistic_matcher_learns_from_labels_and_round_trips(crafted):
