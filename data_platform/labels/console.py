@@ -78,8 +78,9 @@ def _status(learner: ActiveLearner) -> str:
     return f"{sum(y)} oui, {len(y) - sum(y)} non, {len(learner.skipped)} je ne sais pas · modèle {learner.model.kind}{cv}"
 
 
-def interactive(learner: ActiveLearner, read=input, out=sys.stdout, budget: int | None = None) -> None:
+def interactive(learner: ActiveLearner, read=input, out=None, budget: int | None = None) -> None:
     """Ask pair after pair until `f` (or end of input, or the budget); retrains as ActiveLearner does."""
+    out = out or sys.stdout
     pool = learner.pool
     while budget is None or len(learner.labels) < budget:
         k = learner.next_pair()
@@ -105,7 +106,8 @@ def interactive(learner: ActiveLearner, read=input, out=sys.stdout, budget: int 
 
 
 def label(input_path: str, *, oracle_column: str | None = None, budget: int = 100, model_out: str | None = None,
-          threshold: float = 0.75, read=input, out=sys.stdout) -> dict:
+          threshold: float = 0.75, read=input, out=None) -> dict:
+    out = out or sys.stdout
     df, oracle = read_frame(input_path, oracle_column)
     pool = Pool.from_frame(df)
     learner = ActiveLearner(pool, threshold=threshold)
