@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from data_platform.db.connection import connect, fetch_df
 from data_platform.db.scratch import scratch_database
@@ -97,7 +98,7 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
     if model_path:
         from data_platform.cluster.model import model_from_json
 
-        model_from_json(json.loads(open(model_path).read()))  # refuse a wrong file before any work
+        model_from_json(json.loads(Path(model_path).read_text()))  # refuse a wrong file before any work
     params = {"dry_run": True, **({"threshold": threshold} if threshold is not None else {})}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmpdir, scratch_database("dedupe") as url:

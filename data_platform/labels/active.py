@@ -185,7 +185,7 @@ class ActiveLearner:
         all_y = np.concatenate([y, np.ones(len(extra[0]), bool), np.zeros(len(extra[1]), bool)])
         model = LogisticMatcher.fit(self.pool.subset(all_rows), all_y, self.pool.partition_size[all_rows])
         # the cross-validated quality on the person's labels alone (pseudo-labels are easy)
-        model.info.update({"labels": int(len(y)), "positives": int(y.sum()), "pseudo_labels": int(len(all_rows) - len(y))})
+        model.info.update({"labels": len(y), "positives": int(y.sum()), "pseudo_labels": int(len(all_rows) - len(y))})
         cv = LogisticMatcher.fit(self.pool.subset(rows), y, self.pool.partition_size[rows]).info
         for key in ("cv_precision", "cv_recall"):
             if key in cv:
@@ -202,7 +202,7 @@ class ActiveLearner:
             col = pos[:, k]
             counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n_lev).astype(np.float64)
             m[k] = (counts + M_PSEUDO_COUNT * base.m[k]) / (counts.sum() + M_PSEUDO_COUNT)
-        info = {**base.info, "labels": int(len(y)), "positives": int(y.sum()), "seeded_by_labels": True}
+        info = {**base.info, "labels": len(y), "positives": int(y.sum()), "seeded_by_labels": True}
         return FellegiSunter(m, base.u, base.r, info)
 
     def quality(self, truth: pd.Series, true_pairs: int | None = None) -> dict:

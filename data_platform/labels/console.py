@@ -61,7 +61,7 @@ def _cell(value) -> str:
 def show_pair(pool: Pool, learner: ActiveLearner, k: int, out) -> None:
     a, b = pool.frame.iloc[pool.a[k]], pool.frame.iloc[pool.b[k]]
     dist = pool.compared.distance_m[k]
-    print("", file=out)
+    print(file=out)
     print(f"paire {len(learner.labels) + len(learner.skipped) + 1} · département {pool.departement[k]} · "
           f"probabilité {learner.probabilities[k]:.3f}" + ("" if np.isnan(dist) else f" · {dist:.0f} m"), file=out)
     for name in FIELDS:

@@ -31,8 +31,8 @@ def crafted_rows(n: int = 300) -> list[dict]:
     for e in range(n):
         name = f"{TRADES[e % 10]} {FAMILY[(e // 10) % 16]} {e}"
         lat, lon = 45.75 + rng.uniform(-0.05, 0.05), 4.85 + rng.uniform(-0.05, 0.05)
-        common = dict(acteur_type="commerce", code_postal=f"{69001 + e % 9}", ville="Lyon",
-                      telephone=f"04{e:08d}", entity_id=f"e{e}")
+        common = {"acteur_type": "commerce", "code_postal": f"{69001 + e % 9}", "ville": "Lyon",
+                      "telephone": f"04{e:08d}", "entity_id": f"e{e}"}
         rows.append(dict(identifiant_unique=f"a{e}", source="s1", nom=name, adresse=f"{e % 90 + 1} {STREETS[e % 8]}",
                          latitude=f"{lat:.6f}", longitude=f"{lon:.6f}", **common))
         if e % 2 == 0:
