@@ -18,6 +18,20 @@ zero-label model on them (Fellegi–Sunter by EM). `ActiveLearner` then:
 - `quality(truth)`: pairwise precision / recall / F1 of the current model on the pool's candidates
   at `threshold` against a truth (identifiant_unique → entity), the denominator of the recall being
   every true pair of the frame (candidates missed by blocking count as misses).
+
+Measured 2026-12-02 (`data-platform generate --actors 20000 --seed 7`: 19,164 ACTIF actors, 75,453
+candidate pairs; `data-platform label /tmp/g.csv --oracle-column entity_id --budget 100`, 18 s wall),
+pairwise precision / recall on the candidates:
+    labels      @0.75 (label's default)     @0.5
+      0 (EM)    0.9954 / 0.9945             0.9913 / 0.9967
+     25         0.9971 / 0.9872             0.9912 / 0.9954
+     50         0.9981 / 0.9870             0.9939 / 0.9965
+    100         0.9982 / 0.9869             0.9941 / 0.9967
+On this generator EM is already near its ceiling: labels buy precision, not recall (PSEUDO_LABELS 400
+instead of 3000 made the 25–100 label models worse than EM). The labels pay where EM's assumptions
+fail (tests/labels/test_active.py: duplicates that moved, recall 0 → 1 with 5 labels).
+Clusters of `dedupe-csv` on the same file (default threshold 0.75; pairwise on all pairs): rules
+scorer 0.9988 / 0.9920 (F1 0.9954, 39 s); `--model` the 100-label model 0.9993 / 0.9923 (F1 0.9958, 35 s).
 """
 from __future__ import annotations
 
