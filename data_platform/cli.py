@@ -41,6 +41,7 @@ def _run_of(module: str):
 cmd_generate = _run_of("data_platform.generate.cli")
 cmd_load_csv = _run_of("data_platform.load_csv")
 cmd_dedupe_csv = _run_of("data_platform.dedupe_csv")
+cmd_label = _run_of("data_platform.labels.console")
 cmd_evaluate = _run_of("data_platform.evaluate")
 cmd_ingest = _run_of("data_platform.ingest.cli")
 cmd_replay_server = _run_of("data_platform.ingest.replay_server")
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input")
     s.add_argument("--out", required=True)
     s.add_argument("--threshold", type=float, default=None)
+    s.add_argument("--model", help="a saved model's JSON (label --model-out, model export) that scores the pairs")
+    s.add_argument("--allow-same-source", action=argparse.BooleanOptionalAction, default=None,
+                   help="two actors of one source may match (default: on when the file has a single source)")
     s.set_defaults(func=cmd_dedupe_csv)
 
     s = sub.add_parser("model", help="saved match models: list, export one to JSON, import one from JSON")
@@ -124,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--name", help="name of the saved model (default: the file's, or its stem)")
     m.add_argument("--created-by", default="", help="who imports it")
     s.set_defaults(func=cmd_model)
+
+    s = sub.add_parser("label", help="label candidate pairs of a CSV (o/n/i/f) and learn a match model")
+    s.add_argument("input")
+    s.add_argument("--oracle-column", help="answer from this column (same value = match); prints the learning curve")
+    s.add_argument("--budget", type=int, default=100, help="labels to give at most")
+    s.add_argument("--model-out", help="write the learned model's JSON here")
+    s.add_argument("--threshold", type=float, default=0.75, help="match probability of the learning curve")
+    s.set_defaults(func=cmd_label)
 
     s = sub.add_parser("evaluate", help="precision/recall/F1 of a clustering run against the ground truth")
     s.add_argument("--run-id", help="clustering run (default: the latest)")

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from data_platform.db.connection import connect, fetch_df
 from data_platform.db.scratch import scratch_database
@@ -40,38 +41,79 @@ def _acteur_columns_only(input_path: str, tmpdir: str):
     extra = [c for c in raw.columns if c not in ACTEUR_COLUMNS]
     path = os.path.join(tmpdir, "acteurs.csv")
     kept = raw[[c for c in raw.columns if c in ACTEUR_COLUMNS]]
+    if "source" not in kept.columns:  # one file, one source
+        kept = kept.assign(source=SINGLE_SOURCE)
     kept.to_csv(path, index=False)
     return path, kept, extra
 
 
 RUN_ID = "dedupe_csv"
+SINGLE_SOURCE = "csv"  # the source of a file without a source column
+# a file's empty name is missing information (the other fields can still match), not an invalid row
+MAY_BE_EMPTY = ("nom",)
 
 
-def _run_stages(url: str, params: dict) -> None:
-    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL."""
+def single_source(df) -> bool:
+    """The file has one source (or none): the intra-source rule would forbid every pair."""
+    return "source" not in df.columns or df["source"].astype(str).nunique() <= 1
+
+
+def _run_stages(url: str, params: dict, model_path: str | None = None) -> None:
+    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL (and the
+    saved model's file, which then scores every batch: partition.MODEL_FILE_ENV)."""
+    from data_platform.cluster.partition import MODEL_FILE_ENV
+
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop(MODEL_FILE_ENV, None)
+    if model_path:
+        env[MODEL_FILE_ENV] = os.path.abspath(model_path)
     subprocess.run([sys.executable, "-m", "data_platform.dedupe_csv", "--run-all", RUN_ID, json.dumps(params)],
-                   check=True, env={**os.environ, "DATABASE_URL": url})
+                   check=True, env=env)
 
 
-def dedupe(input_path: str, output_path: str, threshold: float | None = None) -> dict:
+def read_csv_frame(input_path: str, tmpdir: str, conn=None):
+    """(valid rows, errors, the acteur columns as read, ignored columns) of an outsider's CSV, read as
+    dedupe-csv reads it (extra columns dropped, a missing source filled, an empty name allowed);
+    with `conn` the file's unknown codes are added to that database, without it the file's own
+    source and type codes are the known ones."""
+    from data_platform.load_csv import read_acteur_csv
+
+    path, kept, ignored = _acteur_columns_only(input_path, tmpdir)
+    if conn is not None:
+        _register_codes(conn, kept)
+    codes = {} if conn is not None else {
+        "sources": set(kept["source"].astype(str)),
+        "acteur_types": set(kept["acteur_type"].astype(str)) if "acteur_type" in kept.columns else set()}
+    df, errors = read_acteur_csv(path, conn=conn, may_be_empty=MAY_BE_EMPTY, **codes)
+    return df, errors, kept, ignored
+
+
+def dedupe(input_path: str, output_path: str, threshold: float | None = None, model_path: str | None = None,
+           allow_same_source: bool | None = None) -> dict:
+    """allow_same_source: None = on when the file has a single source (or no source column)."""
     import tempfile
 
-    from data_platform.load_csv import format_errors, load_acteurs, read_acteur_csv
+    from data_platform.load_csv import format_errors, load_acteurs
 
+    if model_path:
+        from data_platform.cluster.model import model_from_json
+
+        model_from_json(json.loads(Path(model_path).read_text()))  # refuse a wrong file before any work
     params = {"dry_run": True, **({"threshold": threshold} if threshold is not None else {})}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmpdir, scratch_database("dedupe") as url:
-        path, kept, ignored = _acteur_columns_only(input_path, tmpdir)
-        if ignored:
-            print(f"ignored columns: {', '.join(ignored)}", file=sys.stderr)
         with connect(url) as conn:
-            _register_codes(conn, kept)
-            df, errors = read_acteur_csv(path, conn=conn)
+            df, errors, kept, ignored = read_csv_frame(input_path, tmpdir, conn=conn)
+            if ignored:
+                print(f"ignored columns: {', '.join(ignored)}", file=sys.stderr)
             if errors:
                 raise SystemExit(f"{input_path}: {len(errors)} invalid rows, nothing clustered\n"
                                  + format_errors(errors))
             load_acteurs(conn, df)
-        _run_stages(url, params)
+        if allow_same_source is None:
+            allow_same_source = single_source(kept)
+        params["allow_same_source"] = bool(allow_same_source)
+        _run_stages(url, params, model_path)
         with connect(url) as conn:
             members = fetch_df(conn, "select identifiant_unique, cluster_id from cluster_membership "
                                      "where run_id = %s", (RUN_ID,))
@@ -82,12 +124,14 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None) ->
         for ident in df["identifiant_unique"]:
             writer.writerow([ident, cluster_of.get(ident, "")])
     return {"rows": len(df), "clustered_rows": len(cluster_of),
-            "clusters": len(set(cluster_of.values())), "seconds": round(time.perf_counter() - started, 1),
+            "clusters": len(set(cluster_of.values())), "allow_same_source": params["allow_same_source"],
+            "model": model_path or "", "seconds": round(time.perf_counter() - started, 1),
             "out": output_path}
 
 
 def run(args) -> int:
-    print(json.dumps(dedupe(args.input, args.out, args.threshold), indent=2))
+    print(json.dumps(dedupe(args.input, args.out, args.threshold, getattr(args, "model", None),
+                            getattr(args, "allow_same_source", None)), indent=2))
     return 0
 
 

@@ -152,10 +152,15 @@ def _errors_where(df: pd.DataFrame, mask, field: str, reason: str) -> list[RowEr
     return [RowError(int(line), field, reason, str(v)) for line, v in zip(df.index[mask], df[field].to_numpy()[mask])]
 
 
-def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str]) -> tuple[pd.DataFrame, list[RowError]]:
-    """Vectorized checks of every row; returns the completed frame (all rows) and the row errors."""
+def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str],
+             may_be_empty: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[RowError]]:
+    """Vectorized checks of every row; returns the completed frame (all rows) and the row errors.
+    `may_be_empty`: required columns whose empty value is missing information, not an error
+    (dedupe-csv: an empty `nom`)."""
     errors: list[RowError] = []
     for name in REQUIRED:
+        if name in may_be_empty:
+            continue
         errors += _errors_where(df, df[name] == "", name, "required, but empty")
     no_id = (df["identifiant_externe"] == "") & (df["identifiant_unique"] == "")
     errors += _errors_where(df, no_id, "identifiant_externe", "identifiant_externe or identifiant_unique is required")
@@ -200,8 +205,9 @@ def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str]) -> tup
 
 
 def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_types: set[str] | None = None,
-                    conn=None) -> tuple[pd.DataFrame, list[RowError]]:
-    """Read and validate an acteur CSV: (valid rows indexed by line number, errors sorted by line)."""
+                    conn=None, may_be_empty: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[RowError]]:
+    """Read and validate an acteur CSV: (valid rows indexed by line number, errors sorted by line).
+    `may_be_empty`: see `validate`."""
     header, rows, lines, errors, padded = _parse(path)
     if any(e.fatal for e in errors):
         return _empty(), errors
@@ -219,7 +225,7 @@ def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_ty
     for name in ACTEUR_COLUMNS:
         if name not in df:
             df[name] = ""
-    df, row_errors = validate(df, sources, acteur_types)
+    df, row_errors = validate(df, sources, acteur_types, may_be_empty)
     errors = sorted(errors + row_errors, key=lambda e: (e.line, _field_order(e.field)))
     bad_lines = {e.line for e in errors}
     extra = [c for c in GROUND_TRUTH_COLUMNS if c in header]

@@ -32,3 +32,43 @@ def test_dedupe_csv_writes_every_row_with_its_cluster(tmp_path, database_url):
     assert cluster["refashion_R1"] and cluster["refashion_R1"] == cluster["ecosystem_E1"]
     assert cluster["refashion_R1"].startswith("01_")  # partition = département from the repaired postal code
     assert cluster["refashion_R2"] == "" and cluster["ecomaison_M-9"] == ""
+
+
+def _write(path, header, rows):
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _clusters(path) -> dict:
+    with open(path) as fh:
+        return {r["identifiant_unique"]: r["cluster_id"] for r in csv.DictReader(fh)}
+
+
+def test_single_source_file_dedupes_and_an_empty_name_is_missing_information(tmp_path, database_url, capsys):
+    """One `source` for every row: the intra-source rule is off by default (it would forbid every pair);
+    a row with an empty name is clustered or not like the others, the file is not refused."""
+    rows = [["refashion", *r[1:]] for r in ROWS]
+    rows.append(["refashion", "R9", "commerce", "", "3 rue de la Paix", "75002", "Paris", "", "", "", "", ""])
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _write(src, HEADER, rows)
+    assert main(["dedupe-csv", str(src), "--out", str(out)]) == 0
+    assert '"allow_same_source": true' in capsys.readouterr().out
+    cluster = _clusters(out)
+    assert list(cluster) == ["refashion_R1", "refashion_E1", "refashion_R2", "refashion_M-9", "refashion_R9"]
+    assert cluster["refashion_R1"] and cluster["refashion_R1"] == cluster["refashion_E1"]
+    assert cluster["refashion_M-9"] == ""
+    # --no-allow-same-source: the intra-source rule again
+    assert main(["dedupe-csv", str(src), "--out", str(out), "--no-allow-same-source"]) == 0
+    assert set(_clusters(out).values()) == {""}
+
+
+def test_file_without_source_column_is_one_source(tmp_path, database_url):
+    header = [h for h in HEADER if h != "source"]
+    rows = [[v for h, v in zip(HEADER, r) if h != "source"] for r in ROWS]
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _write(src, header, rows)
+    assert main(["dedupe-csv", str(src), "--out", str(out)]) == 0
+    cluster = _clusters(out)
+    assert cluster["csv_R1"] and cluster["csv_R1"] == cluster["csv_E1"]
