@@ -23,6 +23,9 @@ with `update_existing` (`--update-existing`): without it such a row is an error 
 Rules: the header is required; columns are matched by name, in any order; a column that is neither an
 acteur column nor a ground-truth column is an error (a misspelt column would otherwise lose its data
 silently). Values are stripped of surrounding spaces. Every error names the line, the field and why.
+Postal code, SIRET, SIREN and phone follow ingestion's rules (data_platform.ingest.cleaning: a postal code
+of a département or an overseas code, Luhn checksums with La Poste's exception, a valid phone number); a
+value is stored as given, a value ingestion's cleaning would throw away is an error.
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ from data_platform.acteur_csv import (
     derive_identifiant_unique,
 )
 from data_platform.db.connection import copy_dataframe
+from data_platform.ingest.cleaning import VALIDATED_FIELDS, invalid_values
 
 REQUIRED = ["source", "identifiant_externe", "acteur_type", "nom"]
 MAX_LENGTH = {"identifiant_unique": 255, "entity_id": 64, "kind": 32}
@@ -176,9 +180,11 @@ def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str]) -> tup
     errors += _errors_where(df, ~df["statut"].isin(STATUTS), "statut", "must be one of " + ", ".join(STATUTS))
     for name, digits in (("siret", 14), ("siren", 9)):
         given = df[name] != ""
-        wrong = ~df.loc[given, name].str.fullmatch(rf"\d{{{digits}}}").astype(bool)
-        errors += _errors_where(df, given & wrong.reindex(df.index, fill_value=False), name,
-                                f"must be {digits} digits")
+        wrong = given & ~df[name].str.fullmatch(f"[0-9]{{{digits}}}").astype(bool)
+        errors += _errors_where(df, wrong, name, f"must be {digits} digits")
+        errors += _errors_where(df, given & ~wrong & invalid_values(name, df[name]), name, VALIDATED_FIELDS[name])
+    for name in ("code_postal", "telephone"):
+        errors += _errors_where(df, invalid_values(name, df[name]), name, VALIDATED_FIELDS[name])
     coords = {}
     for name, limit in (("latitude", 90), ("longitude", 180)):
         given = df[name] != ""

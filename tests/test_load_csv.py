@@ -202,3 +202,44 @@ def test_a_file_cannot_take_over_parents_other_sources_or_existing_actors(db, tm
     assert after["refashion_Z"] == ("cma", "ACTIF") and "refashion_P1" not in after
     assert _rows(db, "select parent_id from revision_acteur where identifiant_unique = 'refashion_C1'") == \
         [("refashion_P1",)]
+
+
+@pytest.mark.parametrize("field, value, valid", [
+    ("code_postal", "ABCDE", False), ("code_postal", "1234567", False), ("code_postal", "99999", False),
+    ("code_postal", "2A004'; --", False), ("code_postal", "00100", False), ("code_postal", "96000", False),
+    ("code_postal", "75002", True), ("code_postal", "1000", True), ("code_postal", "20000", True),
+    ("code_postal", "97400", True), ("code_postal", "13001 CEDEX", True),
+    ("siret", "73282932000075", False), ("siret", "73282932000074", True),
+    ("siret", "35600000000048", True),    # La Poste: its SIRETs fail Luhn, python-stdnum knows the exception
+    ("siren", "732829321", False), ("siren", "732829320", True),
+    ("telephone", "0000000000", False), ("telephone", "12", False), ("telephone", "0474000001", True),
+    ("telephone", "+33 4 74 00 00 01", True),
+])
+def test_postal_code_siret_siren_and_phone_follow_ingestion_rules(tmp_path, field, value, valid):
+    """Issue 13 item 8: one set of rules (data_platform.ingest.cleaning) for load-csv and ingestion."""
+    from data_platform.ingest import cleaning
+
+    path = _write(tmp_path, f"source,identifiant_externe,acteur_type,nom,{field}\n"
+                            f'refashion,A1,commerce,Boutique,"{value}"\n')
+    df, errors = read_acteur_csv(path, {"refashion"}, {"commerce"})
+    assert [(e.line, e.field, e.value) for e in errors] == ([] if valid else [(2, field, value)])
+    cleaner = {"code_postal": cleaning.clean_code_postal, "siret": cleaning.clean_siret,
+               "siren": cleaning.clean_siren, "telephone": cleaning.clean_telephone}[field]
+    assert bool(cleaner(value)) == valid  # ingestion keeps exactly what load-csv accepts
+    if valid:
+        assert df.loc[2, field] == value  # stored as given
+    else:
+        assert errors[0].reason == cleaning.VALIDATED_FIELDS[field]
+
+
+def test_skip_invalid_skips_rows_with_invalid_codes(db, tmp_path, capsys):
+    path = _write(tmp_path, "source,identifiant_externe,acteur_type,nom,code_postal,siret\n"
+                            "refashion,A1,commerce,Boutique,69001,73282932000074\n"
+                            "refashion,A2,commerce,Autre,99999,\n"
+                            "refashion,A3,commerce,Encore,69002,73282932000075\n")
+    assert main(["load-csv", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3, field 'code_postal': not a French postal code" in err
+    assert "line 4, field 'siret': not a valid SIRET" in err
+    assert main(["load-csv", str(path), "--skip-invalid"]) == 0
+    assert _rows(db, "select identifiant_unique, code_postal from acteur") == [("refashion_A1", "69001")]
