@@ -104,22 +104,22 @@ def _has_padded_field(text: str) -> bool:
     return text.endswith((" ", "\t")) or text.startswith((" ", "\t")) or any(m in text for m in _PADDING_MARKS)
 
 
-def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], list[RowError], bool]:
-    """Header, rows, the line where each row starts, errors (rows with a wrong field count), and whether
-    some value has surrounding spaces."""
+def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], list[RowError], bool, bool]:
+    """Header, rows, the line where each row starts, errors (rows with a wrong field count), whether
+    some value has surrounding spaces, and whether the text holds a NUL byte."""
     raw = Path(path).read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return [], [], [], [RowError(line, "", f"not valid UTF-8 (byte {raw[exc.start]:#04x})", fatal=True)], False
+        return [], [], [], [RowError(line, "", f"not valid UTF-8 (byte {raw[exc.start]:#04x})", fatal=True)], False, False
     reader = csv.reader(io.StringIO(text, newline=""))
     rows, lines, errors = [], [], []
     try:
         header = next(reader, None)
         if not header or all(not h.strip() for h in header):
             return [], [], [], [RowError(1, "", "the file is empty: a header line naming the columns is required",
-                                         fatal=True)], False
+                                         fatal=True)], False, False
         ncols, prev = len(header), reader.line_num
         for rec in reader:
             start, prev = prev + 1, reader.line_num
@@ -131,8 +131,8 @@ def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], lis
             rows.append(rec)
             lines.append(start)
     except csv.Error as exc:
-        return [], [], [], [RowError(reader.line_num, "", f"unreadable CSV: {exc}", fatal=True)], False
-    return [h.strip() for h in header], rows, lines, errors, _has_padded_field(text)
+        return [], [], [], [RowError(reader.line_num, "", f"unreadable CSV: {exc}", fatal=True)], False, False
+    return [h.strip() for h in header], rows, lines, errors, _has_padded_field(text), "\x00" in text
 
 
 def _check_header(header: list[str]) -> list[RowError]:
@@ -220,7 +220,7 @@ def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str]) -> tup
 def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_types: set[str] | None = None,
                     conn=None) -> tuple[pd.DataFrame, list[RowError]]:
     """Read and validate an acteur CSV: (valid rows indexed by line number, errors sorted by line)."""
-    header, rows, lines, errors, padded = _parse(path)
+    header, rows, lines, errors, padded, nul = _parse(path)
     if any(e.fatal for e in errors):
         return _empty(), errors
     errors = _check_header(header) + errors
@@ -238,11 +238,23 @@ def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_ty
         if name not in df:
             df[name] = ""
     df, row_errors = validate(df, sources, acteur_types)
+    if nul:
+        row_errors += _nul_errors(df)
     errors = sorted(errors + row_errors, key=lambda e: (e.line, _field_order(e.field)))
     bad_lines = {e.line for e in errors}
     extra = [c for c in GROUND_TRUTH_COLUMNS if c in header]
     valid = df.loc[~df.index.isin(bad_lines), ACTEUR_COLUMNS + extra]
     return valid, errors
+
+
+def _nul_errors(df: pd.DataFrame) -> list[RowError]:
+    """A NUL byte (\\x00) in a value: no text column of PostgreSQL can hold one (COPY would fail)."""
+    errors = []
+    for name in df.columns:
+        if df[name].dtype == object:
+            errors += _errors_where(df, df[name].str.contains("\x00", regex=False), name,
+                                    "contains a NUL byte (\\x00), which no text field can hold")
+    return errors
 
 
 def _field_order(field: str) -> int:

@@ -243,3 +243,15 @@ def test_skip_invalid_skips_rows_with_invalid_codes(db, tmp_path, capsys):
     assert "line 4, field 'siret': not a valid SIRET" in err
     assert main(["load-csv", str(path), "--skip-invalid"]) == 0
     assert _rows(db, "select identifiant_unique, code_postal from acteur") == [("refashion_A1", "69001")]
+
+
+def test_nul_bytes_are_refused_with_line_and_field(db, tmp_path, capsys):
+    """Issue 13 item 6: a NUL byte used to reach COPY ("COPY load_acteur, line 5"); the reader refuses it."""
+    path = _write(tmp_path, f"{HEADER}\n{GOOD}\nrefashion,A2,commerce,Bou\x00tique,,,,,\nrefashion,A\x003,commerce,X,,,,,\n")
+    df, errors = read_acteur_csv(path, {"refashion"}, {"commerce"})
+    assert [(e.line, e.field) for e in errors] == [(3, "nom"), (4, "identifiant_externe")]
+    assert all("NUL byte" in e.reason for e in errors) and list(df.index) == [2]
+    assert main(["load-csv", str(path)]) == 1
+    assert "line 3, field 'nom': contains a NUL byte" in capsys.readouterr().err
+    assert main(["load-csv", str(path), "--skip-invalid"]) == 0
+    assert _rows(db, "select identifiant_unique from acteur") == [("refashion_A1",)]

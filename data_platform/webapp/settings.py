@@ -25,6 +25,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "data_platform.webapp.middleware.RejectNulMiddleware",  # %00 in a parameter: 400, not a 500 from psycopg
     "whitenoise.middleware.WhiteNoiseMiddleware",  # serves the admin's static files, also under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,3 +70,13 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "admin:login"
+
+# every 500 logged with its traceback on stderr (Django's default logs django.request only when DEBUG)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain",
+                            "level": "ERROR"}},
+    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": True}},
+}
