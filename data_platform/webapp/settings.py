@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "data_platform.webapp.acteurs",
     "data_platform.webapp.pipeline",
     "data_platform.webapp.suggestions",
+    "axes",  # login throttling (django-axes)
 ]
 
 MIDDLEWARE = [
@@ -44,7 +45,16 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
+
+# login throttling: after AXES_FAILURE_LIMIT failed logins for one username from one address, that pair is
+# locked out for AXES_COOLOFF_TIME (hours; a success resets the count). The attempts live in axes' tables.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("DP_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = 0.25
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "data_platform.webapp.urls"
 TEMPLATES = [{

@@ -96,3 +96,26 @@ def test_the_handler_writes_to_stderr():
 
     handler = settings.LOGGING["handlers"][settings.LOGGING["loggers"]["django.request"]["handlers"][0]]
     assert handler["stream"] == "ext://sys.stderr" and handler["level"] == "ERROR"
+
+
+def test_login_is_throttled_after_repeated_failures(db):
+    """Issue 13 item 14: after AXES_FAILURE_LIMIT wrong passwords, even the right one is refused."""
+    from axes.utils import reset
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    reset()
+    User.objects.filter(username="carol").delete()
+    User.objects.create_user("carol", password="right-password-123", is_staff=True)
+    c = Client()
+    ok = c.post("/admin/login/", {"username": "carol", "password": "right-password-123"})
+    assert ok.status_code == 302  # the right password works before any failure
+    c = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        r = c.post("/admin/login/", {"username": "carol", "password": "wrong"})
+        assert r.status_code in (200, 429)
+    locked = c.post("/admin/login/", {"username": "carol", "password": "right-password-123"})
+    assert locked.status_code == 429 and "_auth_user_id" not in c.session
+    reset()
+    assert Client().post("/admin/login/", {"username": "carol", "password": "right-password-123"}).status_code == 302
