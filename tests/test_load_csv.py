@@ -197,7 +197,7 @@ def test_a_file_cannot_take_over_parents_other_sources_or_existing_actors(db, tm
     assert main(["load-csv", str(hijack), "--skip-invalid", "--update-existing"]) == 0
     out = capsys.readouterr().out
     assert '"inserted": 1' in out and '"updated": 1' in out and '"skipped_rows": 3' in out
-    after = dict((r[0], r[1:]) for r in _rows(db, "select identifiant_unique, source, statut from acteur"))
+    after = {r[0]: r[1:] for r in _rows(db, "select identifiant_unique, source, statut from acteur")}
     assert after["sinoe_D1"] == ("sinoe", "SUPPRIME") and after["refashion_N1"] == ("refashion", "ACTIF")
     assert after["refashion_Z"] == ("cma", "ACTIF") and "refashion_P1" not in after
     assert _rows(db, "select parent_id from revision_acteur where identifiant_unique = 'refashion_C1'") == \

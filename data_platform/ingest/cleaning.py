@@ -271,8 +271,8 @@ def label_key(label) -> str:
 
 # field -> (cleaner, why a value it turns into '' is refused)
 _VALIDATORS = {
-    "code_postal": (clean_code_postal, "not a French postal code (5 digits starting with a département "
-                                       "or an overseas code, e.g. 75002, 20000 for Ajaccio)"),
+    "code_postal": (clean_code_postal, ("not a French postal code (5 digits starting with a département "
+                                        "or an overseas code, e.g. 75002, 20000 for Ajaccio)")),
     "siret": (clean_siret, "not a valid SIRET (its Luhn checksum, or its SIREN's, fails)"),
     "siren": (clean_siren, "not a valid SIREN (its Luhn checksum fails)"),
     "telephone": (clean_telephone, "not a valid phone number (French national or international +…)"),

@@ -8,30 +8,12 @@ import logging
 import pytest
 from django.urls import path
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _django():
-    from django.test.utils import setup_test_environment
-
-    from data_platform.webapp.setup import setup_django
-
-    setup_django()
-    try:
-        setup_test_environment()
-    except RuntimeError:  # already set up by another module
-        pass
+from tests.webapp.test_admin import _django, users  # noqa: F401  (fixtures: Django set up, a reviewer)
 
 
 @pytest.fixture
-def reviewer(db):
-    from django.contrib.auth.models import Group, User
-
-    from data_platform.reference import REVIEWER_GROUP
-
-    User.objects.all().delete()
-    user = User.objects.create(username="alice", is_staff=True)
-    user.groups.add(Group.objects.get(name=REVIEWER_GROUP))
-    return user
+def reviewer(users):  # noqa: F811 (the imported fixture)
+    return users["reviewer"]
 
 
 def _client(user, **kw):
