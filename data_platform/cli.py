@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("load-csv", help="load actors from a CSV with the acteur columns")
     s.add_argument("file")
     s.add_argument("--skip-invalid", action="store_true", help="load valid rows, report the others")
+    s.add_argument("--update-existing", action="store_true",
+                   help="let the file update actors that already exist (same source); without it they are errors")
     s.set_defaults(func=cmd_load_csv)
 
     s = sub.add_parser("dbt", help="run dbt with the platform's profile and environment")

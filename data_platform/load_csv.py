@@ -1,20 +1,31 @@
-"""`data-platform load-csv FILE [--skip-invalid]`: load actors from a CSV with the acteur columns.
+"""`data-platform load-csv FILE [--skip-invalid] [--update-existing]`: load actors from a CSV with the acteur columns.
 
 Python API (also used by `dedupe-csv`):
 - `read_acteur_csv(path, sources=None, acteur_types=None, conn=None) -> (DataFrame, list[RowError])`:
   reads and validates the file. The DataFrame holds the *valid* rows only, indexed by their CSV line
   number (header = line 1), with every column of ACTEUR_COLUMNS (absent optional columns are '',
-  `identifiant_unique` derived from source + identifiant_externe when empty, `statut` ACTIF when
-  empty, latitude/longitude as floats, NaN when empty) plus the ground-truth columns `entity_id`,
+  `identifiant_unique` derived from source + identifiant_externe, `statut` ACTIF when empty, latitude/longitude as floats, NaN when empty) plus the ground-truth columns `entity_id`,
   `kind` when the file has them. Known codes come from `sources`/`acteur_types`, else from the
   database tables `source`/`acteur_type` (through `conn`, or a new connection).
-- `load_acteurs(conn, df) -> int`: upserts those rows into `acteur` (COPY into a temporary table, then
-  one INSERT ... ON CONFLICT DO UPDATE) in the caller's transaction; returns the number of rows
-  inserted or changed. `upsert_acteurs` returns the detail (inserted / updated / unchanged).
+- `identity_errors(conn, df, update_existing=False) -> list[RowError]`: the rows whose id the database
+  already holds and that the file may not write (see Identity below), in one query.
+- `load_acteurs(conn, df, update_existing=False) -> int`: upserts those rows into `acteur` (COPY into a
+  temporary table, then one INSERT ... ON CONFLICT DO UPDATE) in the caller's transaction; returns the
+  number of rows inserted or changed. `upsert_acteurs` returns the detail (inserted / updated /
+  unchanged). Both refuse (ValueError) a frame that `identity_errors` finds fault with.
+
+Identity (SPEC §2.1): `identifiant_externe` is required and `identifiant_unique` is always the id derived
+from source + identifiant_externe (schema.identifiant_unique); an `identifiant_unique` column may be
+given, but a value that differs from the derived one is an error. A file never writes a parent (a
+revision_acteur row with no acteur) nor an actor of another source, and updates an existing actor only
+with `update_existing` (`--update-existing`): without it such a row is an error like any other.
 
 Rules: the header is required; columns are matched by name, in any order; a column that is neither an
 acteur column nor a ground-truth column is an error (a misspelt column would otherwise lose its data
 silently). Values are stripped of surrounding spaces. Every error names the line, the field and why.
+Postal code, SIRET, SIREN and phone follow ingestion's rules (data_platform.ingest.cleaning: a postal code
+of a département or an overseas code, Luhn checksums with La Poste's exception, a valid phone number); a
+value is stored as given, a value ingestion's cleaning would throw away is an error.
 """
 from __future__ import annotations
 
@@ -38,8 +49,9 @@ from data_platform.acteur_csv import (
     derive_identifiant_unique,
 )
 from data_platform.db.connection import copy_dataframe
+from data_platform.ingest.cleaning import VALIDATED_FIELDS, invalid_values
 
-REQUIRED = ["source", "acteur_type", "nom"]
+REQUIRED = ["source", "identifiant_externe", "acteur_type", "nom"]
 MAX_LENGTH = {"identifiant_unique": 255, "entity_id": 64, "kind": 32}
 SHOWN_ERRORS = 50
 
@@ -92,22 +104,22 @@ def _has_padded_field(text: str) -> bool:
     return text.endswith((" ", "\t")) or text.startswith((" ", "\t")) or any(m in text for m in _PADDING_MARKS)
 
 
-def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], list[RowError], bool]:
-    """Header, rows, the line where each row starts, errors (rows with a wrong field count), and whether
-    some value has surrounding spaces."""
+def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], list[RowError], bool, bool]:
+    """Header, rows, the line where each row starts, errors (rows with a wrong field count), whether
+    some value has surrounding spaces, and whether the text holds a NUL byte."""
     raw = Path(path).read_bytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return [], [], [], [RowError(line, "", f"not valid UTF-8 (byte {raw[exc.start]:#04x})", fatal=True)], False
+        return [], [], [], [RowError(line, "", f"not valid UTF-8 (byte {raw[exc.start]:#04x})", fatal=True)], False, False
     reader = csv.reader(io.StringIO(text, newline=""))
     rows, lines, errors = [], [], []
     try:
         header = next(reader, None)
         if not header or all(not h.strip() for h in header):
             return [], [], [], [RowError(1, "", "the file is empty: a header line naming the columns is required",
-                                         fatal=True)], False
+                                         fatal=True)], False, False
         ncols, prev = len(header), reader.line_num
         for rec in reader:
             start, prev = prev + 1, reader.line_num
@@ -119,8 +131,8 @@ def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], lis
             rows.append(rec)
             lines.append(start)
     except csv.Error as exc:
-        return [], [], [], [RowError(reader.line_num, "", f"unreadable CSV: {exc}", fatal=True)], False
-    return [h.strip() for h in header], rows, lines, errors, _has_padded_field(text)
+        return [], [], [], [RowError(reader.line_num, "", f"unreadable CSV: {exc}", fatal=True)], False, False
+    return [h.strip() for h in header], rows, lines, errors, _has_padded_field(text), "\x00" in text
 
 
 def _check_header(header: list[str]) -> list[RowError]:
@@ -138,11 +150,12 @@ def _check_header(header: list[str]) -> list[RowError]:
                                    + " (and optionally " + ", ".join(GROUND_TRUTH_COLUMNS) + ")", fatal=True))
     for name in REQUIRED:
         if name not in seen:
-            errors.append(RowError(1, name, "required column missing from the header", fatal=True))
-    if "identifiant_externe" not in seen and "identifiant_unique" not in seen:
-        errors.append(RowError(1, "identifiant_externe",
-                               "the header needs identifiant_externe or identifiant_unique", fatal=True))
+            errors.append(RowError(1, name, "required column missing from the header"
+                                   + (f" ({_DERIVED_ID})" if name == "identifiant_externe" else ""), fatal=True))
     return errors
+
+
+_DERIVED_ID = "identifiant_unique is derived from source + identifiant_externe, SPEC §2.1"
 
 
 def _errors_where(df: pd.DataFrame, mask, field: str, reason: str) -> list[RowError]:
@@ -161,9 +174,9 @@ def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str],
     for name in REQUIRED:
         if name in may_be_empty:
             continue
-        errors += _errors_where(df, df[name] == "", name, "required, but empty")
-    no_id = (df["identifiant_externe"] == "") & (df["identifiant_unique"] == "")
-    errors += _errors_where(df, no_id, "identifiant_externe", "identifiant_externe or identifiant_unique is required")
+        errors += _errors_where(df, df[name] == "", name, "required, but empty"
+                                + (f" ({_DERIVED_ID})" if name == "identifiant_externe" else ""))
+    no_id = df["identifiant_externe"] == ""
     errors += _errors_where(df, (df["source"] != "") & ~df["source"].isin(sources), "source",
                             "unknown source code; known: " + ", ".join(sorted(sources)))
     errors += _errors_where(df, (df["acteur_type"] != "") & ~df["acteur_type"].isin(acteur_types), "acteur_type",
@@ -172,9 +185,11 @@ def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str],
     errors += _errors_where(df, ~df["statut"].isin(STATUTS), "statut", "must be one of " + ", ".join(STATUTS))
     for name, digits in (("siret", 14), ("siren", 9)):
         given = df[name] != ""
-        wrong = ~df.loc[given, name].str.fullmatch(rf"\d{{{digits}}}").astype(bool)
-        errors += _errors_where(df, given & wrong.reindex(df.index, fill_value=False), name,
-                                f"must be {digits} digits")
+        wrong = given & ~df[name].str.fullmatch(f"[0-9]{{{digits}}}").astype(bool)
+        errors += _errors_where(df, wrong, name, f"must be {digits} digits")
+        errors += _errors_where(df, given & ~wrong & invalid_values(name, df[name]), name, VALIDATED_FIELDS[name])
+    for name in ("code_postal", "telephone"):
+        errors += _errors_where(df, invalid_values(name, df[name]), name, VALIDATED_FIELDS[name])
     coords = {}
     for name, limit in (("latitude", 90), ("longitude", 180)):
         given = df[name] != ""
@@ -187,10 +202,13 @@ def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str],
     for name, other in (("latitude", "longitude"), ("longitude", "latitude")):
         errors += _errors_where(df, coords[other][0] & ~coords[name][0], name, f"empty while {other} is given")
 
-    derive = df["identifiant_unique"] == ""
-    if derive.any():
-        df.loc[derive, "identifiant_unique"] = derive_identifiant_unique(
-            df.loc[derive, "source"], df.loc[derive, "identifiant_externe"])
+    derived = derive_identifiant_unique(df["source"], df["identifiant_externe"]).where(~no_id, "")
+    other = ((df["identifiant_unique"] != "") & ~no_id & (df["identifiant_unique"] != derived)).to_numpy()
+    errors += [RowError(int(line), "identifiant_unique", f"must be {want!r}, the id derived from source + "
+                        "identifiant_externe (SPEC §2.1)", got)
+               for line, got, want in zip(df.index[other], df["identifiant_unique"].to_numpy()[other],
+                                          derived.to_numpy()[other])]
+    df["identifiant_unique"] = derived
     for name, limit in MAX_LENGTH.items():
         if name in df:
             errors += _errors_where(df, df[name].str.len() > limit, name, f"longer than {limit} characters")
@@ -208,7 +226,7 @@ def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_ty
                     conn=None, may_be_empty: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[RowError]]:
     """Read and validate an acteur CSV: (valid rows indexed by line number, errors sorted by line).
     `may_be_empty`: see `validate`."""
-    header, rows, lines, errors, padded = _parse(path)
+    header, rows, lines, errors, padded, nul = _parse(path)
     if any(e.fatal for e in errors):
         return _empty(), errors
     errors = _check_header(header) + errors
@@ -226,6 +244,8 @@ def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_ty
         if name not in df:
             df[name] = ""
     df, row_errors = validate(df, sources, acteur_types, may_be_empty)
+    if nul:
+        row_errors += _nul_errors(df)
     errors = sorted(errors + row_errors, key=lambda e: (e.line, _field_order(e.field)))
     bad_lines = {e.line for e in errors}
     extra = [c for c in GROUND_TRUTH_COLUMNS if c in header]
@@ -233,14 +253,58 @@ def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_ty
     return valid, errors
 
 
+def _nul_errors(df: pd.DataFrame) -> list[RowError]:
+    """A NUL byte (\\x00) in a value: no text column of PostgreSQL can hold one (COPY would fail)."""
+    errors = []
+    for name in df.columns:
+        if df[name].dtype == object:
+            errors += _errors_where(df, df[name].str.contains("\x00", regex=False), name,
+                                    "contains a NUL byte (\\x00), which no text field can hold")
+    return errors
+
+
 def _field_order(field: str) -> int:
     cols = ACTEUR_COLUMNS + GROUND_TRUTH_COLUMNS
     return cols.index(field) if field in cols else -1
 
 
-def upsert_acteurs(conn, df: pd.DataFrame) -> dict:
+def identity_errors(conn, df: pd.DataFrame, update_existing: bool = False) -> list[RowError]:
+    """Rows of a validated frame whose identifiant_unique the database already holds and that the file may
+    not write: a parent's (a revision_acteur row with no acteur), an actor of another source, an existing
+    actor of the same source unless `update_existing`. One query for the whole frame."""
+    if df.empty:
+        return []
+    with conn.cursor() as cur:
+        cur.execute("""
+            SELECT f.line, f.identifiant_unique, a.source, a.identifiant_unique IS NOT NULL
+            FROM unnest(%s::int[], %s::text[], %s::text[]) AS f(line, identifiant_unique, source)
+            LEFT JOIN acteur a ON a.identifiant_unique = f.identifiant_unique
+            LEFT JOIN revision_acteur r ON r.identifiant_unique = f.identifiant_unique
+            WHERE (a.identifiant_unique IS NOT NULL AND (a.source IS DISTINCT FROM f.source OR NOT %s))
+               OR (a.identifiant_unique IS NULL AND r.identifiant_unique IS NOT NULL)
+            ORDER BY f.line""",
+            ([int(v) for v in df.index], df["identifiant_unique"].tolist(), df["source"].tolist(),
+             bool(update_existing)))
+        found = cur.fetchall()
+    errors = []
+    for line, uid, source, is_acteur in found:
+        if not is_acteur:
+            reason = "is the id of a parent (a revision_acteur row with no acteur): a file cannot write a parent"
+        elif source != df.at[line, "source"]:
+            reason = f"belongs to an actor of source {source!r}"
+        else:
+            reason = "is an existing actor: pass --update-existing to update it"
+        errors.append(RowError(int(line), "identifiant_unique", reason, uid))
+    return errors
+
+
+def upsert_acteurs(conn, df: pd.DataFrame, update_existing: bool = False) -> dict:
     """Upsert validated rows into acteur (and ground_truth when the frame has entity_id), in the caller's
-    transaction. A row whose values did not change is left alone (modifie_le kept)."""
+    transaction. A row whose values did not change is left alone (modifie_le kept). Refuses (ValueError) a
+    frame that writes a parent, another source's actor, or an existing actor without `update_existing`."""
+    refused = identity_errors(conn, df, update_existing)
+    if refused:
+        raise ValueError(f"{len(refused)} row(s) may not be written:\n" + format_errors(refused))
     with conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS pg_temp.load_acteur")
         cur.execute("CREATE TEMP TABLE load_acteur (LIKE acteur INCLUDING DEFAULTS) ON COMMIT DROP")
@@ -277,9 +341,9 @@ def upsert_acteurs(conn, df: pd.DataFrame) -> dict:
     return counts
 
 
-def load_acteurs(conn, df: pd.DataFrame) -> int:
+def load_acteurs(conn, df: pd.DataFrame, update_existing: bool = False) -> int:
     """Upsert validated rows (from read_acteur_csv) into acteur; returns the rows inserted or changed."""
-    counts = upsert_acteurs(conn, df)
+    counts = upsert_acteurs(conn, df, update_existing)
     return counts["inserted"] + counts["updated"]
 
 
@@ -296,18 +360,23 @@ def run(args) -> int:
         print(f"load-csv: {path}: no such file", file=sys.stderr)
         return 2
     try:
-        return _load_file(path, args.skip_invalid)
+        return _load_file(path, args.skip_invalid, args.update_existing)
     except psycopg2.errors.UndefinedTable as exc:
         print(f"load-csv: {exc.pgerror.strip()}; run `data-platform migrate` first", file=sys.stderr)
         return 1
 
 
-def _load_file(path: Path, skip_invalid: bool) -> int:
+def _load_file(path: Path, skip_invalid: bool, update_existing: bool = False) -> int:
     from data_platform.db.connection import connect
 
     with connect() as conn:
         df, errors = read_acteur_csv(path, conn=conn)
         fatal = any(e.fatal for e in errors)
+        if not fatal:
+            refused = identity_errors(conn, df, update_existing)
+            if refused:
+                errors = sorted(errors + refused, key=lambda e: (e.line, _field_order(e.field)))
+                df = df.loc[~df.index.isin({e.line for e in refused})]
         invalid_rows = len({e.line for e in errors})
         if errors:
             print(f"load-csv: {path}: {len(errors)} error(s) on {invalid_rows} line(s)", file=sys.stderr)
@@ -316,7 +385,7 @@ def _load_file(path: Path, skip_invalid: bool) -> int:
             print("load-csv: nothing loaded" + ("" if fatal else " (use --skip-invalid to load the valid rows)"),
                   file=sys.stderr)
             return 1
-        counts = upsert_acteurs(conn, df)
+        counts = upsert_acteurs(conn, df, update_existing)
     print(json.dumps({"file": str(path), "valid_rows": len(df), "skipped_rows": invalid_rows,
                       "errors": len(errors), **counts}, indent=2))
     return 0

@@ -2,6 +2,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,40 @@ def test_compose_refuses_to_start_without_secrets():
     result = _compose({}, base=env)
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in (result.stderr + result.stdout)
+
+
+def _admin_env_of_compose() -> dict[str, str]:
+    """The admin service's environment as docker-compose resolves it (with test secrets)."""
+    import yaml
+
+    result = _compose({**SECRETS, "DJANGO_SECRET_KEY": STRONG_KEY})
+    assert result.returncode == 0, result.stderr
+    env = yaml.safe_load(result.stdout)["services"]["admin"]["environment"]
+    return {k: str(v) for k, v in env.items()}
+
+
+STRONG_KEY = "compose-test-" + "Q7v!pL2#xR9@kM4$wZ8%nB3^tY6&jH1*cF5(gD0)sA-e"
+
+
+def _django_check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DP_SECURE", "DP_ENV"))}
+    return subprocess.run([sys.executable, "-m", "django", "check", *args],
+                          env={**base, **env, "DJANGO_SETTINGS_MODULE": "data_platform.webapp.settings"},
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+
+
+def test_check_deploy_is_clean_in_the_compose_configuration():
+    """Issue 13 item 14: `manage.py check --deploy` with the compose environment: no warning."""
+    env = _admin_env_of_compose()
+    assert env["DP_SECURE_COOKIES"] == "1"
+    result = _django_check(env, "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_admin_refuses_to_start_without_a_secret_key_outside_development():
+    env = {k: v for k, v in _admin_env_of_compose().items() if k != "DJANGO_SECRET_KEY"}
+    result = _django_check(env)
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY is not set" in result.stderr
+    result = _django_check({**env, "DP_ENV": "development"})  # an explicit development environment may
+    assert result.returncode == 0, result.stderr

@@ -38,16 +38,22 @@ def test_happy_path_with_absent_optional_columns(db, tmp_path, capsys):
                     ("refashion_A1-2", "A 1/2", "Boutique", "ACTIF", "", None, True)]
 
 
-def test_identifiant_unique_given_is_kept(tmp_path):
-    path = _write(tmp_path, "identifiant_unique,source,acteur_type,nom\nmy_id,refashion,commerce,X\n")
-    df, errors = read_acteur_csv(path, {"refashion"}, {"commerce"})
-    assert errors == [] and list(df["identifiant_unique"]) == ["my_id"] and list(df.index) == [2]
+def test_identifiant_unique_given_must_be_the_derived_one(tmp_path):
+    path = _write(tmp_path, "identifiant_unique,source,identifiant_externe,acteur_type,nom\n"
+                            "refashion_A1-2,refashion,A 1/2,commerce,X\n"
+                            "my_id,refashion,B1,commerce,Y\n"
+                            "cma_C1,refashion,C1,commerce,Z\n")
+    df, errors = read_acteur_csv(path, {"refashion", "cma"}, {"commerce"})
+    assert list(df["identifiant_unique"]) == ["refashion_A1-2"] and list(df.index) == [2]
+    assert [(e.line, e.field, e.value) for e in errors] == [(3, "identifiant_unique", "my_id"),
+                                                             (4, "identifiant_unique", "cma_C1")]
+    assert "must be 'refashion_B1', the id derived from source + identifiant_externe" in errors[0].reason
 
 
 @pytest.mark.parametrize("row, line, field, reason", [
     ("refashion,A2,commerce,,,,,,", 3, "nom", "required"),
     (",A2,commerce,X,,,,,", 3, "source", "required"),
-    ("refashion,,commerce,X,,,,,", 3, "identifiant_externe", "identifiant_externe or identifiant_unique"),
+    ("refashion,,commerce,X,,,,,", 3, "identifiant_externe", "required, but empty (identifiant_unique is derived"),
     ("nosuch,A2,commerce,X,,,,,", 3, "source", "unknown source"),
     ("refashion,A2,garage,X,,,,,", 3, "acteur_type", "unknown acteur_type"),
     ("refashion,A2,commerce,X,,,,,actif", 3, "statut", "ACTIF, INACTIF, SUPPRIME"),
@@ -73,7 +79,8 @@ def test_each_error_names_line_field_and_reason(tmp_path, row, line, field, reas
 @pytest.mark.parametrize("text, field, reason", [
     ("source,identifiant_externe,acteur_type,nom,code_postale\n", "code_postale", "unknown column"),
     ("source,identifiant_externe,acteur_type\n", "nom", "required column missing"),
-    ("source,acteur_type,nom\n", "identifiant_externe", "identifiant_externe or identifiant_unique"),
+    ("source,acteur_type,nom\n", "identifiant_externe", "required column missing"),
+    ("identifiant_unique,source,acteur_type,nom\n", "identifiant_externe", "required column missing"),
     ("source,source,identifiant_externe,acteur_type,nom\n", "source", "twice"),
     ("", "", "header line"),
     ("source;identifiant_externe;acteur_type;nom\n", "", "separated by ','"),
@@ -129,7 +136,10 @@ def test_upsert_updates_changed_rows_only(db, tmp_path):
                               "cma,C1,artisan,Garage,,,,,\n", "b.csv")
     df, errors = read_acteur_csv(second, conn=db)
     assert errors == []
-    assert load_acteurs(db, df) == 1
+    with pytest.raises(ValueError, match="line 2, field 'identifiant_unique': is an existing actor"):
+        load_acteurs(db, df)
+    db.rollback()
+    assert load_acteurs(db, df, update_existing=True) == 1
     db.commit()
     after = {r[0]: r[1:] for r in _rows(db, "select identifiant_unique, modifie_le, nom, statut, cree_le < modifie_le "
                                             "from acteur")}
@@ -149,3 +159,99 @@ def test_generated_csv_loads_with_its_ground_truth(db, tmp_path):
     assert _rows(db, "select count(distinct entity_id) from ground_truth")[0][0] == df["entity_id"].nunique()
     lat = _rows(db, "select count(*) from acteur where latitude is null")[0][0]
     assert lat == df["latitude"].isna().sum() > 0
+
+
+def _seed_parent_and_actors(db):
+    """A parent with one child, a SINOE déchèterie, and an actor of source cma whose id looks like refashion's."""
+    with db.cursor() as cur:
+        cur.execute("""INSERT INTO acteur (identifiant_unique, identifiant_externe, source, acteur_type, nom, statut)
+                       VALUES ('sinoe_D1', 'D1', 'sinoe', 'decheterie', 'Déchèterie de Lyon', 'ACTIF'),
+                              ('refashion_C1', 'C1', 'refashion', 'commerce', 'Enfant', 'ACTIF'),
+                              ('refashion_Z', 'Z', 'cma', 'artisan', 'Autre source', 'ACTIF')""")
+        cur.execute("""INSERT INTO revision_acteur (identifiant_unique, nom, statut) VALUES ('refashion_P1', 'Parent', 'ACTIF')""")
+        cur.execute("""INSERT INTO revision_acteur (identifiant_unique, source, parent_id)
+                       VALUES ('refashion_C1', 'refashion', 'refashion_P1')""")
+    db.commit()
+
+
+def test_a_file_cannot_take_over_parents_other_sources_or_existing_actors(db, tmp_path, capsys):
+    """Issue 13 item 1: the hijack CSV (an explicit id of a parent, of another source's actor, and a SINOE
+    déchèterie overwritten as SUPPRIME) loads nothing; updating an existing actor needs --update-existing."""
+    _seed_parent_and_actors(db)
+    before = _rows(db, "select identifiant_unique, source, nom, statut from acteur order by 1")
+    hijack = _write(tmp_path, "identifiant_unique,source,identifiant_externe,acteur_type,nom,statut\n"
+                              "mon_parent,refashion,X1,commerce,Pris,ACTIF\n"      # explicit foreign id
+                              ",refashion,P1,commerce,Pris aussi,ACTIF\n"           # derives to the parent's id
+                              ",refashion,Z,commerce,Autre,ACTIF\n"                 # the id of a cma actor
+                              ",sinoe,D1,decheterie,Déchèterie de Lyon,SUPPRIME\n"  # an existing actor
+                              ",refashion,N1,commerce,Nouveau,ACTIF\n")
+    assert main(["load-csv", str(hijack)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2, field 'identifiant_unique': must be 'refashion_X1'" in err
+    assert "line 3, field 'identifiant_unique': is the id of a parent" in err
+    assert "line 4, field 'identifiant_unique': belongs to an actor of source 'cma'" in err
+    assert "line 5, field 'identifiant_unique': is an existing actor: pass --update-existing" in err
+    assert "nothing loaded" in err
+    assert _rows(db, "select identifiant_unique, source, nom, statut from acteur order by 1") == before
+
+    assert main(["load-csv", str(hijack), "--skip-invalid", "--update-existing"]) == 0
+    out = capsys.readouterr().out
+    assert '"inserted": 1' in out and '"updated": 1' in out and '"skipped_rows": 3' in out
+    after = {r[0]: r[1:] for r in _rows(db, "select identifiant_unique, source, statut from acteur")}
+    assert after["sinoe_D1"] == ("sinoe", "SUPPRIME") and after["refashion_N1"] == ("refashion", "ACTIF")
+    assert after["refashion_Z"] == ("cma", "ACTIF") and "refashion_P1" not in after
+    assert _rows(db, "select parent_id from revision_acteur where identifiant_unique = 'refashion_C1'") == \
+        [("refashion_P1",)]
+
+
+@pytest.mark.parametrize("field, value, valid", [
+    ("code_postal", "ABCDE", False), ("code_postal", "1234567", False), ("code_postal", "99999", False),
+    ("code_postal", "2A004'; --", False), ("code_postal", "00100", False), ("code_postal", "96000", False),
+    ("code_postal", "75002", True), ("code_postal", "1000", True), ("code_postal", "20000", True),
+    ("code_postal", "97400", True), ("code_postal", "13001 CEDEX", True),
+    ("siret", "73282932000075", False), ("siret", "73282932000074", True),
+    ("siret", "35600000000048", True),    # La Poste: its SIRETs fail Luhn, python-stdnum knows the exception
+    ("siren", "732829321", False), ("siren", "732829320", True),
+    ("telephone", "0000000000", False), ("telephone", "12", False), ("telephone", "0474000001", True),
+    ("telephone", "+33 4 74 00 00 01", True),
+])
+def test_postal_code_siret_siren_and_phone_follow_ingestion_rules(tmp_path, field, value, valid):
+    """Issue 13 item 8: one set of rules (data_platform.ingest.cleaning) for load-csv and ingestion."""
+    from data_platform.ingest import cleaning
+
+    path = _write(tmp_path, f"source,identifiant_externe,acteur_type,nom,{field}\n"
+                            f'refashion,A1,commerce,Boutique,"{value}"\n')
+    df, errors = read_acteur_csv(path, {"refashion"}, {"commerce"})
+    assert [(e.line, e.field, e.value) for e in errors] == ([] if valid else [(2, field, value)])
+    cleaner = {"code_postal": cleaning.clean_code_postal, "siret": cleaning.clean_siret,
+               "siren": cleaning.clean_siren, "telephone": cleaning.clean_telephone}[field]
+    assert bool(cleaner(value)) == valid  # ingestion keeps exactly what load-csv accepts
+    if valid:
+        assert df.loc[2, field] == value  # stored as given
+    else:
+        assert errors[0].reason == cleaning.VALIDATED_FIELDS[field]
+
+
+def test_skip_invalid_skips_rows_with_invalid_codes(db, tmp_path, capsys):
+    path = _write(tmp_path, "source,identifiant_externe,acteur_type,nom,code_postal,siret\n"
+                            "refashion,A1,commerce,Boutique,69001,73282932000074\n"
+                            "refashion,A2,commerce,Autre,99999,\n"
+                            "refashion,A3,commerce,Encore,69002,73282932000075\n")
+    assert main(["load-csv", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3, field 'code_postal': not a French postal code" in err
+    assert "line 4, field 'siret': not a valid SIRET" in err
+    assert main(["load-csv", str(path), "--skip-invalid"]) == 0
+    assert _rows(db, "select identifiant_unique, code_postal from acteur") == [("refashion_A1", "69001")]
+
+
+def test_nul_bytes_are_refused_with_line_and_field(db, tmp_path, capsys):
+    """Issue 13 item 6: a NUL byte used to reach COPY ("COPY load_acteur, line 5"); the reader refuses it."""
+    path = _write(tmp_path, f"{HEADER}\n{GOOD}\nrefashion,A2,commerce,Bou\x00tique,,,,,\nrefashion,A\x003,commerce,X,,,,,\n")
+    df, errors = read_acteur_csv(path, {"refashion"}, {"commerce"})
+    assert [(e.line, e.field) for e in errors] == [(3, "nom"), (4, "identifiant_externe")]
+    assert all("NUL byte" in e.reason for e in errors) and list(df.index) == [2]
+    assert main(["load-csv", str(path)]) == 1
+    assert "line 3, field 'nom': contains a NUL byte" in capsys.readouterr().err
+    assert main(["load-csv", str(path), "--skip-invalid"]) == 0
+    assert _rows(db, "select identifiant_unique from acteur") == [("refashion_A1",)]

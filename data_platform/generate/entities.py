@@ -14,6 +14,7 @@ from data_platform.generate import vocabulary as voc
 from data_platform.generate.geography import Geography
 from data_platform.generate.siret import random_sirens, sirets_for
 from data_platform.generate.text import map_unique, slugify
+from data_platform.ingest.cleaning import invalid_values
 
 # kind of place -> share of entities
 KIND_SHARES = {
@@ -176,6 +177,12 @@ def build_entities(n_actors: int, rng: np.random.Generator, geo: Geography, seed
     prefix = np.where(mobile & (np.char.str_len(prefix.astype(str)) == 2),
                       np.where(rng.random(est) < 0.5, "06", "07"), prefix)
     telephone = np.array([p + f"{b:08d}"[len(p) - 2:] for p, b in zip(prefix, phone_body)], dtype=object)
+    # a number in a range no operator has (ingestion's cleaning throws it away, nationally or in the 33… form
+    # that records of metropolitan numbers may use: text.format_phones) becomes a metropolitan mobile one
+    metropolitan = np.array([not t.startswith(("059", "026")) for t in telephone], dtype=bool)
+    unallocated = np.flatnonzero(invalid_values("telephone", telephone)
+                                 | (metropolitan & invalid_values("telephone", ["33" + t[1:] for t in telephone])))
+    telephone[unallocated] = ["061" + t[-7:] for t in telephone[unallocated]]
 
     # malls: groups of MALL_GROUP businesses at the leader's address
     m = np.flatnonzero(kind == "mall")

@@ -3,6 +3,10 @@
 Every function takes the raw value as published (str, number or None) and returns the cleaned
 value, '' (or None for coordinates) when nothing usable remains. `clean_row` applies a source's
 configuration to one raw row and says why it rejects a row (field and reason).
+
+The same rules validate the entry points that refuse a value instead of cleaning it (load-csv):
+`VALIDATED_FIELDS` names the fields checked and why a value fails, `invalid_values(field, values)` says
+which values the field's cleaner turns into '' (each distinct value checked once).
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+import numpy as np
 import phonenumbers
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
@@ -30,6 +35,10 @@ _CP_VILLE = re.compile(r"(?:^|[\s,;\-])(\d{5}|\d{4}|\d{2}\s\d{3})(?:[\s,;\-]+|$)
 _SEPARATORS = re.compile(r"\s*(?:;|,|\s-\s)\s*")
 _TRAILING_SEP = re.compile(r"[\s,;\-]+$")
 _LEADING_SEP = re.compile(r"^[\s,;\-]+")
+
+# a French postal code: a département (01–95, Corsica 20xxx), an overseas département or collectivity
+# (971–978), Monaco (980xx) or the Pacific collectivities (984–988); '00…', '96…', '99…' are not
+_POSTAL_CODE = re.compile(r"(?:0[1-9]|[1-8][0-9]|9[0-5])[0-9]{3}|97[1-8][0-9]{2}|98[04-8][0-9]{2}")
 
 # metropolitan France, for swapped-coordinates detection
 _FR_LAT = (41.0, 51.6)
@@ -57,16 +66,15 @@ def _number_text(value) -> str:
 
 
 def clean_code_postal(value) -> str:
-    """'1000' -> '01000', '75002 CEDEX' -> '75002', '75 002' -> '75002'; '' when not a French postal code."""
+    """'1000' -> '01000', '75002 CEDEX' -> '75002', '75 002' -> '75002'; '' when not a French postal code
+    (5 digits starting with a département or an overseas code: '99999' and '00100' are not)."""
     text = _CEDEX.sub("", _number_text(value))
     text = text.replace(" ", "")
     if not text.isdigit():
         return ""
     if len(text) == 4:
         text = "0" + text
-    if len(text) != 5 or text.startswith("00"):
-        return ""
-    return text
+    return text if _POSTAL_CODE.fullmatch(text) else ""
 
 
 def clean_ville(value) -> str:
@@ -256,6 +264,29 @@ def label_key(label) -> str:
     """Accent-less, lower-case, punctuation-free key used to match actor type labels."""
     text = unicodedata.normalize("NFKD", clean_text(label)).encode("ascii", "ignore").decode().lower()
     return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+# ---------------------------------------------------------------------------------------------
+# validators: the cleaning rules, for entry points that refuse a value rather than clean it
+
+# field -> (cleaner, why a value it turns into '' is refused)
+_VALIDATORS = {
+    "code_postal": (clean_code_postal, ("not a French postal code (5 digits starting with a département "
+                                        "or an overseas code, e.g. 75002, 20000 for Ajaccio)")),
+    "siret": (clean_siret, "not a valid SIRET (its Luhn checksum, or its SIREN's, fails)"),
+    "siren": (clean_siren, "not a valid SIREN (its Luhn checksum fails)"),
+    "telephone": (clean_telephone, "not a valid phone number (French national or international +…)"),
+}
+VALIDATED_FIELDS = {name: reason for name, (_clean, reason) in _VALIDATORS.items()}
+
+
+def invalid_values(field_name: str, values) -> np.ndarray:
+    """For each value, whether `field_name`'s cleaner refuses it ('' stays valid: an empty field is allowed);
+    a boolean array, each distinct value cleaned once."""
+    clean = _VALIDATORS[field_name][0]
+    values = list(values)
+    verdict = {v: v != "" and not clean(v) for v in set(values)}
+    return np.fromiter((verdict[v] for v in values), dtype=bool, count=len(values))
 
 
 # ---------------------------------------------------------------------------------------------
