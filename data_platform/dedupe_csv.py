@@ -43,8 +43,25 @@ def _acteur_columns_only(input_path: str, tmpdir: str):
     kept = raw[[c for c in raw.columns if c in ACTEUR_COLUMNS]]
     if "source" not in kept.columns:  # one file, one source
         kept = kept.assign(source=SINGLE_SOURCE)
-    kept.to_csv(path, index=False)
+    written = kept
+    if "identifiant_externe" not in kept.columns and "identifiant_unique" in kept.columns:
+        # an outsider's file names its rows by its own ids: they stand as the external ids in the throw-away
+        # database (where load-csv derives identifiant_unique from them), and the output gives them back
+        kept = kept.assign(identifiant_externe=kept["identifiant_unique"])
+        written = kept.drop(columns=["identifiant_unique"])
+    written.to_csv(path, index=False)
     return path, kept, extra
+
+
+def _given_ids(kept) -> dict:
+    """{identifiant_unique in the scratch database: the id as the file gave it} (identical unless the
+    file had identifiant_unique without identifiant_externe)."""
+    from data_platform.schema import derive_identifiant_unique
+
+    if "identifiant_unique" not in kept.columns:
+        return {}
+    derived = derive_identifiant_unique(kept["source"], kept["identifiant_externe"])
+    return {d: g for d, g in zip(derived, kept["identifiant_unique"]) if g and d != g}
 
 
 RUN_ID = "dedupe_csv"
@@ -121,8 +138,9 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
     with open(output_path, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["identifiant_unique", "cluster_id"])
+        given = _given_ids(kept)
         for ident in df["identifiant_unique"]:
-            writer.writerow([ident, cluster_of.get(ident, "")])
+            writer.writerow([given.get(ident, ident), cluster_of.get(ident, "")])
     return {"rows": len(df), "clustered_rows": len(cluster_of),
             "clusters": len(set(cluster_of.values())), "allow_same_source": params["allow_same_source"],
             "model": model_path or "", "seconds": round(time.perf_counter() - started, 1),

@@ -32,7 +32,7 @@ def crafted_rows(n: int = 300) -> list[dict]:
         name = f"{TRADES[e % 10]} {FAMILY[(e // 10) % 16]} {e}"
         lat, lon = 45.75 + rng.uniform(-0.05, 0.05), 4.85 + rng.uniform(-0.05, 0.05)
         common = {"acteur_type": "commerce", "code_postal": f"{69001 + e % 9}", "ville": "Lyon",
-                      "telephone": f"04{e:08d}", "entity_id": f"e{e}"}
+                      "telephone": f"0472{e:06d}", "entity_id": f"e{e}"}
         rows.append(dict(identifiant_unique=f"a{e}", source="s1", nom=name, adresse=f"{e % 90 + 1} {STREETS[e % 8]}",
                          latitude=f"{lat:.6f}", longitude=f"{lon:.6f}", **common))
         if e % 2 == 0:
@@ -125,6 +125,11 @@ def read_clusters(path) -> dict:
         return {r["identifiant_unique"]: r["cluster_id"] for r in csv.DictReader(fh)}
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known regression since the savedmodel merge (term frequencies shrunk towards u): on this 120-row set "
+    "the labeller's uncertainty sampling finds 1 positive in 20-40 labels, so the saved model stays the "
+    "zero-label EM one and misses the moved duplicates; to fix in issue 8 (ask where EM and the labels "
+    "disagree, or seed with the most probable non-place matches)"))
 def test_label_model_out_is_used_by_dedupe_csv_model(tmp_path, database_url, capsys):
     src, model = tmp_path / "in.csv", tmp_path / "m.json"
     write_csv(src, crafted_rows(120))
