@@ -159,6 +159,41 @@ def test_stale_when_a_member_changed(db):
     assert _rev(db, members[1]["identifiant_unique"]) is None
 
 
+def test_stale_when_a_field_changed_without_modifie_le(db):
+    """An UPDATE that leaves modifie_le alone still makes the suggestion stale; the message names
+    the member and the field."""
+    members = _orphans(db, "t", 2)
+    cid = sample.create_cohorte(db, "run-t")
+    [sid] = sample.add_suggestions(db, cid, [sample.cluster_spec(members)], statut="approved")
+    db.commit()
+    changed = members[1]["identifiant_unique"]
+    with db.cursor() as cur:
+        cur.execute("update acteur set nom = 'Autre nom' where identifiant_unique = %s", (changed,))
+    db.commit()
+    counts = apply_approved(db)
+    assert counts["stale"] == 1 and counts["applied"] == 0
+    statut, erreur, _ = _status(db, sid)
+    assert statut == "stale"
+    assert f"{changed} : nom « {members[1]['nom']} » → « Autre nom »" in erreur
+    assert members[0]["identifiant_unique"] not in erreur
+    assert _rev(db, changed) is None
+
+
+@pytest.mark.parametrize("update", ["update acteur set siret = '12345678901234'",
+                                    "update acteur set email = 'x@example.org'",
+                                    "update acteur set statut = 'INACTIF'"])
+def test_stale_on_any_field_a_suggestion_depends_on(db, update):
+    members = _orphans(db, "u", 2)
+    cid = sample.create_cohorte(db, "run-u")
+    [sid] = sample.add_suggestions(db, cid, [sample.cluster_spec(members)], statut="approved")
+    db.commit()
+    with db.cursor() as cur:
+        cur.execute(update + " where identifiant_unique = %s", (members[0]["identifiant_unique"],))
+    db.commit()
+    assert apply_approved(db)["stale"] == 1
+    assert _status(db, sid)[0] == "stale"
+
+
 def test_only_approved_are_applied_and_limit(db):
     cid = sample.create_cohorte(db, "run-l")
     specs = [sample.cluster_spec(_orphans(db, f"l{i}_", 2)) for i in range(4)]

@@ -140,3 +140,27 @@ FINISH = """
            applique_le = case when %(statut)s = 'applied' then now() else applique_le end
     where id = %(id)s
 """
+
+# Why a suggestion is stale, for its message (the stale path only): the members whose current
+# consolidated value of a field (revision over imported row, as int_acteur_consolide) differs from
+# the value the suggestion recorded in contexte.membres[].raw, and the members that disappeared.
+# The fingerprint covers more (timestamps, status, the imported value under a revision one): a
+# change there is reported as "member, état" by STALE_MEMBERS.
+STALE_FIELDS = """
+    select m ->> 'identifiant_unique' as id, f.key as field, f.value as before,
+           case when a.identifiant_unique is null and r.identifiant_unique is null then null
+                else coalesce(nullif(to_jsonb(r) ->> f.key, ''), to_jsonb(a) ->> f.key, '') end as now
+    from suggestion s
+    cross join jsonb_array_elements(s.contexte -> 'membres') as m
+    cross join jsonb_each_text(m -> 'raw') as f
+    left join acteur a on a.identifiant_unique = m ->> 'identifiant_unique'
+    left join revision_acteur r on r.identifiant_unique = m ->> 'identifiant_unique'
+    where s.id = %(id)s
+      and (case when f.key in ('latitude', 'longitude')
+                then (nullif(f.value, ''))::float8 is distinct from
+                     coalesce((to_jsonb(r) ->> f.key)::float8, (to_jsonb(a) ->> f.key)::float8)
+                else coalesce(f.value, '') is distinct from
+                     coalesce(nullif(to_jsonb(r) ->> f.key, ''), to_jsonb(a) ->> f.key, '') end
+           or (a.identifiant_unique is null and r.identifiant_unique is null))
+    order by 1, 2
+"""
