@@ -270,6 +270,53 @@ def test_two_concurrent_runs_apply_each_suggestion_once(db, database_url):
     db.commit()
 
 
+def test_overlapping_suggestions_second_worker_sees_the_first_and_is_stale(db, database_url):
+    """Two suggestions sharing a member, applied by two workers at once: the second one waits for the
+    member's row lock, then reads the state the first committed: stale, not applied over it."""
+    import time
+
+    import psycopg2
+
+    from data_platform.suggestions.apply import runner
+    from data_platform.suggestions.apply.changes import Savepoint
+    from data_platform.suggestions.apply.statements import CANDIDATES, CLAIM_AND_STATE, FINISH
+
+    m = _orphans(db, "ov", 3)
+    cid = sample.create_cohorte(db, "run-ov")
+    s1, s2 = sample.add_suggestions(db, cid, [sample.cluster_spec(m[:2]), sample.cluster_spec(m[1:])],
+                                    statut="approved")
+    db.commit()
+    with db.cursor() as cur:
+        cur.execute(CANDIDATES, {"after": 0, "batch": 10})
+        cand = {c[0]: c for c in cur.fetchall()}
+    db.commit()
+    shared = m[1]["identifiant_unique"]
+    a, b = psycopg2.connect(database_url), psycopg2.connect(database_url)
+    a.autocommit = b.autocommit = True
+    outcome = []
+    try:
+        with a.cursor() as cur:  # worker A: s1 claimed and applied, not committed yet
+            ids = list(cand[s1][1])
+            cur.execute("begin; set constraints all immediate; " + CLAIM_AND_STATE,
+                        {"id": s1, "keys": ["s"] * len(ids), "ids": ids})
+            assert cur.fetchall()[0][0] == 1
+            apply_changes(cur, cand[s1][3], Savepoint())
+            cur.execute(FINISH, {"id": s1, "statut": "applied", "erreur": ""})
+            worker_b = threading.Thread(target=lambda: outcome.append(runner.apply_one(b, cand[s2])))
+            worker_b.start()
+            time.sleep(1.0)
+            assert worker_b.is_alive()  # waiting for the shared member's lock, before its stale check
+            cur.execute("commit")
+        worker_b.join(30)
+    finally:
+        a.close()
+        b.close()
+    assert outcome == ["stale"]
+    assert [_status(db, s1)[0], _status(db, s2)[0]] == ["applied", "stale"]
+    assert "lien parent" in _status(db, s2)[1]
+    assert _rev(db, shared)[1] == sample.new_parent_id(x["identifiant_unique"] for x in m[:2])
+
+
 # The displayed layer rebuilt after applying (dbt) is checked by tests/dags/test_apply_dag.py and
 # tests/webapp/test_browser.py (dbt takes ~15 s per build).
 

@@ -19,6 +19,8 @@ are put back to `approved` first (SKIP LOCKED: only those nobody holds).
 Inside the transaction the changes are applied with set-based statements (one per change type,
 `changes.apply_changes`), after a savepoint: an error rolls back to the savepoint and the
 suggestion becomes `failed` with the message in `erreur`; the run goes on with the next one.
+The claim also locks the members' acteur and revision_acteur rows (`for update`, by identifiant_unique)
+before their state is read, so two workers on overlapping suggestions serialize (CLAIM_AND_LOCK).
 Members whose state changed since the suggestion was made (`empreinte_donnees` differs from
 `data_fingerprints` now) make it `stale`.
 
