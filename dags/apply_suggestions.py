@@ -31,7 +31,9 @@ def apply_suggestions():
         print(f"apply_approved: {counts}")
         return counts
 
-    @task
+    # pool `dbt` (1 slot, created by data_platform.airflow_runner.ensure_airflow_db): one dbt build at a
+    # time across DAGs (the clustering DAG's dbt tasks share it); run_dbt's advisory lock backs it up
+    @task(pool="dbt")
     def rebuild_displayed_layer(counts: dict) -> dict:
         from data_platform.suggestions.apply import rebuild_displayed_layer
 

@@ -21,12 +21,15 @@ def ensure_airflow_db(url: str | None = None) -> None:
     af_url = settings.airflow_database_url(url)
     ensure_database(af_url)
     marker = settings.LOCAL_DIR / "airflow" / ".migrated"
-    key = f"{af_url}|{_airflow_version()}"
+    key = f"{af_url}|{_airflow_version()}|pool dbt=1"
     if marker.exists() and marker.read_text() == key:
         return
     marker.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([airflow_executable(), "db", "migrate"], env=_env(url), check=True,
                    stdout=subprocess.DEVNULL)
+    # the dbt tasks of every DAG share one slot (issue 13 item 12; run_dbt also takes an advisory lock)
+    subprocess.run([airflow_executable(), "pools", "set", "dbt", "1", "one dbt build at a time"],
+                   env=_env(url), check=True, stdout=subprocess.DEVNULL)
     marker.write_text(key)
 
 

@@ -158,7 +158,8 @@ class DataFairClient:
 
     def iter_pages(self, dataset: str, select: list[str] | None = None, filters: dict | None = None,
                    size: int = 10000, if_modified_since: str | None = None, fmt: str = "json") -> Iterator[LinesPage]:
-        """Pages of /lines, following `next` until absent. Raises NotModified on 304 (first page).
+        """Pages of /lines, following `next` until absent. Raises NotModified on 304 to the first page
+        when if_modified_since was sent; a 304 to an unconditional request is a DataFairError.
 
         fmt="csv" asks for `format=csv` (pages linked by the Link header; a UTF-8 BOM is dropped;
         values are strings)."""
@@ -176,7 +177,10 @@ class DataFairClient:
             resp, body = self._get(url, params=params if first else None, headers=headers if first else None,
                                    as_csv=as_csv)
             if resp.status_code == 304:
-                raise NotModified(dataset)
+                if first and headers:
+                    raise NotModified(dataset)
+                raise DataFairError(f"GET {resp.url}: HTTP 304 Not Modified to a request without "
+                                    "If-Modified-Since (the portal contradicts itself): nothing staged")
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise DataFairError(f"GET {resp.url}: expected {{results: [...]}}, got {str(body)[:200]}")
             next_url = body.get("next") or (resp.links.get("next") or {}).get("url")

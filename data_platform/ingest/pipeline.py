@@ -370,16 +370,31 @@ def _succeeded_before(state: dict | None) -> bool:
 
 
 def _unchanged(state: dict | None, finalized_at: str, meta: dict) -> bool:
-    """The dataset's finalizedAt and row count are those of the last successful ingestion."""
-    return (_succeeded_before(state) and state["finalized_at"] == finalized_at
-            and state["row_count"] == meta.get("count"))
+    """The dataset's finalizedAt and row count are those of the last successful ingestion (and the
+    portal publishes them: without either there is nothing to compare, see _if_modified_since)."""
+    return (_succeeded_before(state) and not _metadata_missing(finalized_at, meta)
+            and state["finalized_at"] == finalized_at and state["row_count"] == meta.get("count"))
+
+
+def _metadata_missing(finalized_at: str, meta: dict) -> bool:
+    return not finalized_at and meta.get("count") is None
+
+
+def _if_modified_since(state: dict | None, meta: dict, opts: IngestOptions) -> str | None:
+    """The conditional header of /lines, only when the metadata cannot tell (no finalizedAt and no
+    count published). Metadata that differs from what is stored (a date moving backwards, another
+    count) always means an unconditional fetch: a 304 then would contradict the metadata."""
+    if opts.force or not _succeeded_before(state) or not _metadata_missing(str(meta.get("finalizedAt") or ""), meta):
+        return None
+    return http_date(state["data_updated_at"])
 
 
 def _stage_and_apply(cfg: SourceConfig, opts: IngestOptions, client: DataFairClient, url: str,
                      state: dict | None, meta: dict, result: SourceResult) -> None:
-    """Transaction 1 (staging), then transaction 2 (apply); HTTP 304 on the first page is a skip."""
+    """Transaction 1 (staging), then transaction 2 (apply); HTTP 304 on the first page is a skip
+    only when the request was conditional (the metadata could not tell)."""
     select = _check_schema(cfg, client.schema(cfg.dataset))
-    ims = http_date(state["data_updated_at"]) if _succeeded_before(state) and not opts.force else None
+    ims = _if_modified_since(state, meta, opts)
     t0 = time.monotonic()
     try:
         with connect(url) as conn:

@@ -18,6 +18,11 @@ Faults (`server.faults`, applied to /lines pages from `from_page` on, default 1 
   "drop_half": true the feed suddenly lost half of its rows
   "link_only": true `next` only in the Link header, not in the body
   "bom": true       CSV pages (format=csv) start with a UTF-8 byte order mark
+  "rewind": hours   every published date (finalizedAt, dataUpdatedAt, Last-Modified and the clock that
+                    answers If-Modified-Since) moves that many hours back (a restored old publication)
+  "lie_304": true   the first /lines page answers 304 whatever the request (with or without
+                    If-Modified-Since): a 304 the metadata contradicts
+  "bare_metadata": true  the metadata publishes neither finalizedAt nor count (only dataUpdatedAt)
 """
 from __future__ import annotations
 
@@ -60,7 +65,8 @@ class ReplayState:
             return self._publication
 
     def updated_at(self) -> dt.datetime:
-        return dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC) + dt.timedelta(hours=self.publication())
+        rewind = float(self.faults.get("rewind") or 0)
+        return dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC) + dt.timedelta(hours=self.publication() - rewind)
 
     def indices(self, dataset: str, filters: dict[str, str]) -> list[tuple[int, int]]:
         """(row index, year) of the rows the dataset holds now, in publication order."""
@@ -170,8 +176,11 @@ class Handler(BaseHTTPRequestHandler):
         state = self.state
         stamp = state.updated_at().isoformat().replace("+00:00", "Z")
         count = len(state.indices(dataset, {}))
-        self._json({"id": dataset, "title": dataset, "finalizedAt": stamp, "dataUpdatedAt": stamp,
-                    "updatedAt": stamp, "count": count})
+        meta = {"id": dataset, "title": dataset, "finalizedAt": stamp, "dataUpdatedAt": stamp,
+                "updatedAt": stamp, "count": count}
+        if state.faults.get("bare_metadata"):
+            del meta["finalizedAt"], meta["count"]
+        self._json(meta)
 
     def _lines(self, dataset: str, query: dict) -> None:
         state = self.state
@@ -180,6 +189,8 @@ class Handler(BaseHTTPRequestHandler):
         page_no = after // size if size else 0
         faults = state.faults
         ims = self.headers.get("If-Modified-Since")
+        if faults.get("lie_304") and "after" not in query:
+            return self._send(304)
         if ims and "after" not in query:
             try:
                 if state.updated_at() <= parsedate_to_datetime(ims):

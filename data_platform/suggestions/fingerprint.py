@@ -1,7 +1,8 @@
 """Fingerprints of clusters: which actors (identity) and in what state (staleness).
 
 Computed for many clusters in one query: a suggestion is stale when the state of one of its actors
-(imported row, revision row, parent link, status) changed after it was made.
+(imported row, revision row: their data fields, parent link, status, timestamps) changed after it was
+made.
 
 One definition, in SQL: ACTEUR_STATE is an actor's state; `digest_sql(wanted)` hashes the states of the
 actors of every cluster of a relation `wanted(key, id)` in the database (sha256 of the lines
@@ -15,9 +16,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 
-# an actor's state; `a` = acteur, `r` = revision_acteur (either may be missing)
-ACTEUR_STATE = ("coalesce(a.modifie_le::text, '-') || '|' || coalesce(r.modifie_le::text, '-') || '|' "
-                "|| coalesce(r.parent_id, '-') || '|' || coalesce(a.statut, '-') || '|' || coalesce(r.statut, '-')")
+from data_platform.changes.records import COPYABLE_FIELDS
+
+# What a suggestion depends on, for each side of an actor: every field a change copies or compares
+# (COPYABLE_FIELDS), the status, the parent link and the timestamps. An UPDATE that leaves
+# `modifie_le` alone still changes the state (issue 13 item 10).
+STATE_FIELDS = ("modifie_le", "statut", "parent_id") + tuple(COPYABLE_FIELDS)
+_ACTEUR_FIELDS = tuple(f for f in STATE_FIELDS if f != "parent_id")  # acteur has no parent link
+
+# an actor's state; `a` = acteur, `r` = revision_acteur (either may be missing): a JSON array text
+# (unambiguous whatever the values hold), a missing row is `null`
+ACTEUR_STATE = (
+    "jsonb_build_array("
+    "case when a.identifiant_unique is null then null else jsonb_build_array("
+    + ", ".join(f"a.{f}" for f in _ACTEUR_FIELDS) + ") end, "
+    "case when r.identifiant_unique is null then null else jsonb_build_array("
+    + ", ".join(f"r.{f}" for f in STATE_FIELDS) + ") end)::text"
+)
 
 _STATES_OF = """
 from {wanted} w

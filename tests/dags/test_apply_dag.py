@@ -45,3 +45,9 @@ def test_dag_test_applies_approved_suggestions(db, airflow_env):
                     (["ecosystem_dag1", "refashion_dag2", spec["contexte"]["parent"]["identifiant_unique"]],))
         assert [r[0] for r in cur.fetchall()] == [spec["contexte"]["parent"]["identifiant_unique"]]
     db.commit()
+
+
+def test_dbt_task_runs_in_the_dbt_pool(dagbag):
+    """One dbt build at a time across DAGs (issue 13 item 12): the dbt task is in the 1-slot pool `dbt`."""
+    dag = dagbag.get_dag("apply_suggestions")
+    assert {t.task_id: t.pool for t in dag.tasks} == {"apply": "default_pool", "rebuild_displayed_layer": "dbt"}

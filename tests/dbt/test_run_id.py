@@ -16,3 +16,10 @@ def test_missing_run_id_is_a_compilation_error(database_url):
     proc = dbt(["compile", "--select", "cluster_selection"], expect_success=False)
     assert proc.returncode != 0
     assert "run_id is required" in proc.stdout
+
+
+def test_run_id_with_a_trailing_newline_is_a_compilation_error(database_url):
+    """A whole-string match (fullmatch, like params.py), not `^…$` which accepts "x\\n"."""
+    proc = dbt(["compile", "--select", "cluster_selection"], run_id="run_ok\n", expect_success=False)
+    assert proc.returncode != 0
+    assert "must match" in proc.stdout

@@ -146,14 +146,49 @@ def test_lost_column_guard(ingest_db, options, replay):
 
 
 def test_if_modified_since_304_skips(ingest_db, options, replay):
+    """Only when the metadata cannot tell (no finalizedAt, no count) is /lines asked conditionally."""
     cfg = _cfg("aliapur")
+    replay.set_faults(bare_metadata=True)
     ingest_source(cfg, options())
-    with ingest_db.cursor() as cur:  # metadata looks different, data did not change: /lines says 304
-        cur.execute("update ingest_state set row_count = -1 where source_code = 'aliapur'")
-    ingest_db.commit()
     r = ingest_source(cfg, options())
     assert r.status == "skipped" and "HTTP 304" in r.message
     assert any(h for h in replay.state.requests if "/lines" in h)
+
+
+def test_count_that_differs_means_fetch(ingest_db, options, replay):
+    cfg = _cfg("aliapur")
+    ingest_source(cfg, options())
+    with ingest_db.cursor() as cur:  # the stored count differs from the portal's: fetch, unconditionally
+        cur.execute("update ingest_state set row_count = -1 where source_code = 'aliapur'")
+    ingest_db.commit()
+    r = ingest_source(cfg, options())
+    assert r.status == "applied" and r.message.startswith("no change") and r.rows_read == 20
+
+
+def test_dates_going_backwards_mean_fetch(ingest_db, options, replay):
+    """A portal restores an older publication: finalizedAt moves back, the rows change. The 304 its
+    clock would give to If-Modified-Since (stored date) is not asked for: the new rows are applied."""
+    cfg = _cfg("corepile")
+    first = ingest_source(cfg, options())
+    replay.set_version(1)
+    replay.set_faults(rewind=48)
+    r = ingest_source(cfg, options(max_deleted_share=1.0))
+    assert r.finalized_at < first.finalized_at
+    assert r.status == "applied" and r.inserted + r.updated + r.deleted > 0
+    with ingest_db.cursor() as cur:
+        cur.execute("select finalized_at, last_status from ingest_state where source_code = 'corepile'")
+        assert cur.fetchone() == (r.finalized_at, "success")
+
+
+def test_304_that_lies_is_a_failure(ingest_db, options, replay):
+    cfg = _cfg("aliapur")
+    ingest_source(cfg, options())
+    replay.set_version(1)
+    replay.set_faults(lie_304=True)
+    before = _snapshot(ingest_db)
+    with pytest.raises(IngestError, match="HTTP 304 Not Modified to a request without If-Modified-Since"):
+        ingest_source(cfg, options(max_deleted_share=1.0))
+    assert _snapshot(ingest_db) == before
 
 
 def test_other_sources_untouched(ingest_db, options):

@@ -159,6 +159,41 @@ def test_stale_when_a_member_changed(db):
     assert _rev(db, members[1]["identifiant_unique"]) is None
 
 
+def test_stale_when_a_field_changed_without_modifie_le(db):
+    """An UPDATE that leaves modifie_le alone still makes the suggestion stale; the message names
+    the member and the field."""
+    members = _orphans(db, "t", 2)
+    cid = sample.create_cohorte(db, "run-t")
+    [sid] = sample.add_suggestions(db, cid, [sample.cluster_spec(members)], statut="approved")
+    db.commit()
+    changed = members[1]["identifiant_unique"]
+    with db.cursor() as cur:
+        cur.execute("update acteur set nom = 'Autre nom' where identifiant_unique = %s", (changed,))
+    db.commit()
+    counts = apply_approved(db)
+    assert counts["stale"] == 1 and counts["applied"] == 0
+    statut, erreur, _ = _status(db, sid)
+    assert statut == "stale"
+    assert f"{changed} : nom « {members[1]['nom']} » → « Autre nom »" in erreur
+    assert members[0]["identifiant_unique"] not in erreur
+    assert _rev(db, changed) is None
+
+
+@pytest.mark.parametrize("update", ["update acteur set siret = '12345678901234'",
+                                    "update acteur set email = 'x@example.org'",
+                                    "update acteur set statut = 'INACTIF'"])
+def test_stale_on_any_field_a_suggestion_depends_on(db, update):
+    members = _orphans(db, "u", 2)
+    cid = sample.create_cohorte(db, "run-u")
+    [sid] = sample.add_suggestions(db, cid, [sample.cluster_spec(members)], statut="approved")
+    db.commit()
+    with db.cursor() as cur:
+        cur.execute(update + " where identifiant_unique = %s", (members[0]["identifiant_unique"],))
+    db.commit()
+    assert apply_approved(db)["stale"] == 1
+    assert _status(db, sid)[0] == "stale"
+
+
 def test_only_approved_are_applied_and_limit(db):
     cid = sample.create_cohorte(db, "run-l")
     specs = [sample.cluster_spec(_orphans(db, f"l{i}_", 2)) for i in range(4)]
@@ -233,6 +268,53 @@ def test_two_concurrent_runs_apply_each_suggestion_once(db, database_url):
         cur.execute("select statut, count(*) from suggestion group by statut")
         assert dict(cur.fetchall()) == {"applied": len(ids)}
     db.commit()
+
+
+def test_overlapping_suggestions_second_worker_sees_the_first_and_is_stale(db, database_url):
+    """Two suggestions sharing a member, applied by two workers at once: the second one waits for the
+    member's row lock, then reads the state the first committed: stale, not applied over it."""
+    import time
+
+    import psycopg2
+
+    from data_platform.suggestions.apply import runner
+    from data_platform.suggestions.apply.changes import Savepoint
+    from data_platform.suggestions.apply.statements import CANDIDATES, CLAIM_AND_STATE, FINISH
+
+    m = _orphans(db, "ov", 3)
+    cid = sample.create_cohorte(db, "run-ov")
+    s1, s2 = sample.add_suggestions(db, cid, [sample.cluster_spec(m[:2]), sample.cluster_spec(m[1:])],
+                                    statut="approved")
+    db.commit()
+    with db.cursor() as cur:
+        cur.execute(CANDIDATES, {"after": 0, "batch": 10})
+        cand = {c[0]: c for c in cur.fetchall()}
+    db.commit()
+    shared = m[1]["identifiant_unique"]
+    a, b = psycopg2.connect(database_url), psycopg2.connect(database_url)
+    a.autocommit = b.autocommit = True
+    outcome = []
+    try:
+        with a.cursor() as cur:  # worker A: s1 claimed and applied, not committed yet
+            ids = list(cand[s1][1])
+            cur.execute("begin; set constraints all immediate; " + CLAIM_AND_STATE,
+                        {"id": s1, "keys": ["s"] * len(ids), "ids": ids})
+            assert cur.fetchall()[0][0] == 1
+            apply_changes(cur, cand[s1][3], Savepoint())
+            cur.execute(FINISH, {"id": s1, "statut": "applied", "erreur": ""})
+            worker_b = threading.Thread(target=lambda: outcome.append(runner.apply_one(b, cand[s2])))
+            worker_b.start()
+            time.sleep(1.0)
+            assert worker_b.is_alive()  # waiting for the shared member's lock, before its stale check
+            cur.execute("commit")
+        worker_b.join(30)
+    finally:
+        a.close()
+        b.close()
+    assert outcome == ["stale"]
+    assert [_status(db, s1)[0], _status(db, s2)[0]] == ["applied", "stale"]
+    assert "lien parent" in _status(db, s2)[1]
+    assert _rev(db, shared)[1] == sample.new_parent_id(x["identifiant_unique"] for x in m[:2])
 
 
 # The displayed layer rebuilt after applying (dbt) is checked by tests/dags/test_apply_dag.py and

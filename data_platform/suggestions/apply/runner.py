@@ -19,6 +19,8 @@ are put back to `approved` first (SKIP LOCKED: only those nobody holds).
 Inside the transaction the changes are applied with set-based statements (one per change type,
 `changes.apply_changes`), after a savepoint: an error rolls back to the savepoint and the
 suggestion becomes `failed` with the message in `erreur`; the run goes on with the next one.
+The claim also locks the members' acteur and revision_acteur rows (`for update`, by identifiant_unique)
+before their state is read, so two workers on overlapping suggestions serialize (CLAIM_AND_LOCK).
 Members whose state changed since the suggestion was made (`empreinte_donnees` differs from
 `data_fingerprints` now) make it `stale`.
 
@@ -34,7 +36,7 @@ from contextlib import contextmanager
 
 from data_platform import settings
 from data_platform.suggestions.apply.changes import ApplyError, Savepoint, apply_changes
-from data_platform.suggestions.apply.statements import CANDIDATES, CLAIM_AND_STATE, FINISH, RECOVER
+from data_platform.suggestions.apply.statements import CANDIDATES, CLAIM_AND_STATE, FINISH, RECOVER, STALE_FIELDS
 from data_platform.suggestions.fingerprint import state_digest
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ def apply_one(conn, candidate: tuple) -> str | None:
             cur.execute("rollback")
             return None
         if state_digest([r[2:] for r in rows if r[1] is not None]) != empreinte:
-            return _finish(cur, sid, "stale", "les acteurs ont changé depuis la suggestion")
+            return _finish(cur, sid, "stale", _stale_message(cur, sid)[:2000])
         savepoint = Savepoint()
         try:
             apply_changes(cur, changes, savepoint)
@@ -113,6 +115,19 @@ def apply_one(conn, candidate: tuple) -> str | None:
             log.warning("suggestion %s failed: %s", sid, message)
             return _finish(cur, sid, "failed", message[:2000], before=Savepoint.ROLLBACK if savepoint.sent else "")
         return _finish(cur, sid, "applied")
+
+
+def _stale_message(cur, sid: int) -> str:
+    """Names the members and fields that changed (STALE_FIELDS); without a field to name (the change
+    is in a timestamp, a status, or an imported value under a revision one), says so."""
+    cur.execute(STALE_FIELDS, {"id": sid})
+    diffs = cur.fetchall()
+    if not diffs:
+        return ("les acteurs ont changé depuis la suggestion (état hors des champs du contexte : "
+                "date de modification, statut, lien parent ou valeur importée sous une révision)")
+    parts = [f"{ident} : acteur disparu" if now is None else f"{ident} : {field} « {before} » → « {now} »"
+             for ident, field, before, now in diffs]
+    return "les acteurs ont changé depuis la suggestion : " + " ; ".join(dict.fromkeys(parts))
 
 
 def _candidates(conn, after: int, batch: int) -> list[tuple]:

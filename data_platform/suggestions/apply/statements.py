@@ -126,17 +126,59 @@ CLAIM = """
     select id from suggestion where id = %(id)s and statut = 'approved' for update skip locked
 """
 
-# The claim and the members' current state (data_fingerprints' own query, STATE_SQL) in one
-# statement: `n` is 0 when the suggestion was not claimable. An approved suggestion's content
-# never changes (only its status), so membres/changes read with the candidates hold.
-CLAIM_AND_STATE = (
-    "with claimed as (" + CLAIM + ") "
-    "select c.n, s.* from (select count(*) as n from claimed) c "
+# The claim, then the members' rows locked (issue 13 item 11): two suggestions sharing a member,
+# applied by two workers, would otherwise both read the member's committed state and both pass the
+# stale check. `for update` in a fixed order (acteur rows by identifiant_unique, then revision_acteur
+# rows by identifiant_unique) so that two claims never deadlock; only when the suggestion was claimed.
+# The number claimed is kept in a transaction-local setting for the next statement.
+CLAIM_AND_LOCK = (
+    "with claimed as (" + CLAIM + "), "
+    "locked_a as (select identifiant_unique from acteur where identifiant_unique = any(%(ids)s::text[]) "
+    "and exists (select 1 from claimed) order by identifiant_unique collate \"C\" for update), "
+    "locked_r as (select identifiant_unique from revision_acteur where identifiant_unique = any(%(ids)s::text[]) "
+    "and exists (select 1 from claimed) order by identifiant_unique collate \"C\" for update) "
+    "select set_config('data_platform.apply_claimed', (select count(*) from claimed)::text, true), "
+    "(select count(*) from locked_a), (select count(*) from locked_r)"
+)
+
+# The members' current state (data_fingerprints' own query, STATE_SQL), read by a statement of its
+# own: its snapshot is taken after the locks were granted (READ COMMITTED), so it sees what a
+# concurrent applier of an overlapping suggestion committed. `n` is 0 when the suggestion was not
+# claimable. An approved suggestion's content never changes (only its status), so membres/changes
+# read with the candidates hold.
+CLAIMED_STATE = (
+    "select c.n, s.* from (select current_setting('data_platform.apply_claimed')::int as n) c "
     "left join (" + STATE_SQL + ") s on true order by s.key, s.id"
 )
+
+CLAIM_AND_STATE = CLAIM_AND_LOCK + "; " + CLAIMED_STATE
 
 FINISH = """
     update suggestion set statut = %(statut)s, erreur = %(erreur)s, modifie_le = now(),
            applique_le = case when %(statut)s = 'applied' then now() else applique_le end
     where id = %(id)s
+"""
+
+# Why a suggestion is stale, for its message (the stale path only): the members whose current
+# consolidated value of a field (revision over imported row, as int_acteur_consolide) differs from
+# the value the suggestion recorded in contexte.membres[].raw, and the members that disappeared.
+# The fingerprint covers more (timestamps, status, the imported value under a revision one): a
+# change there is reported as "member, état" by STALE_MEMBERS.
+STALE_FIELDS = """
+    select m ->> 'identifiant_unique' as id, f.key as field, f.value as before,
+           case when a.identifiant_unique is null and r.identifiant_unique is null then null
+                else coalesce(nullif(to_jsonb(r) ->> f.key, ''), to_jsonb(a) ->> f.key, '') end as now
+    from suggestion s
+    cross join jsonb_array_elements(s.contexte -> 'membres') as m
+    cross join jsonb_each_text(m -> 'raw') as f
+    left join acteur a on a.identifiant_unique = m ->> 'identifiant_unique'
+    left join revision_acteur r on r.identifiant_unique = m ->> 'identifiant_unique'
+    where s.id = %(id)s
+      and (case when f.key in ('latitude', 'longitude')
+                then (nullif(f.value, ''))::float8 is distinct from
+                     coalesce((to_jsonb(r) ->> f.key)::float8, (to_jsonb(a) ->> f.key)::float8)
+                else coalesce(f.value, '') is distinct from
+                     coalesce(nullif(to_jsonb(r) ->> f.key, ''), to_jsonb(a) ->> f.key, '') end
+           or (a.identifiant_unique is null and r.identifiant_unique is null))
+    order by 1, 2
 """
