@@ -48,7 +48,7 @@ def cluster_acteurs():
                            departements_from_assets=departements)
         return cluster_run_id
 
-    @task
+    @task(pool="dbt")  # dbt builds run one at a time (the apply DAG rebuilds the displayed layer)
     def select_and_normalize(cluster_run_id: str) -> str:
         from data_platform import pipeline
 
@@ -75,7 +75,7 @@ def cluster_acteurs():
 
         return pipeline.cluster(get_current_context()["run_id"], departements)
 
-    @task(trigger_rule="none_failed")  # an empty selection maps no cluster task: still close the run
+    @task(trigger_rule="none_failed", pool="dbt")  # an empty selection maps no cluster task: still close the run
     def choose_parents(cluster_run_id: str, _clustered: list[dict]) -> str:
         from data_platform import pipeline
 
