@@ -322,19 +322,14 @@ def labels_at_thresholds(df: pd.DataFrame, params: RunParams, thresholds, worker
 
 # ---------------------------------------------------------------- the database side
 
-def _selection_has_run_id(conn) -> bool:
-    with conn.cursor() as cur:
-        cur.execute("select 1 from information_schema.columns where table_schema = 'dbt' "
-                    "and table_name = 'cluster_selection' and column_name = 'run_id'")
-        return cur.fetchone() is not None
-
+# dbt.cluster_selection holds the current run's selection only (no run_id column, rebuilt whole by
+# each run: dbt_project/README.md), so `run_id` below names the run but filters nothing.
 
 def partition_sizes(conn, run_id: str) -> dict[str, int]:
     """Rows per département of the run's selection (one group-by query)."""
-    where, args = ("where run_id = %s", [run_id]) if _selection_has_run_id(conn) else ("", [])
     with conn.cursor() as cur:
-        cur.execute(f"select coalesce(nullif(departement, ''), 'inconnu') as d, count(*) "
-                    f"from dbt.cluster_selection {where} group by 1 order by 1", args or None)
+        cur.execute("select coalesce(nullif(departement, ''), 'inconnu') as d, count(*) "
+                    "from dbt.cluster_selection group by 1 order by 1")
         return {d: int(c) for d, c in cur.fetchall()}
 
 
@@ -361,14 +356,13 @@ def plan_batches(conn, run_id: str, n_batches: int) -> list[list[str]]:
 
 
 def read_selection(conn, run_id: str, departements: list[str]) -> pd.DataFrame:
-    has_run = _selection_has_run_id(conn)
     cols = ", ".join(SELECTION_COLUMNS[:-1])
     query = (f"select {cols}, coalesce(nullif(departement, ''), 'inconnu') as departement "
-             f"from dbt.cluster_selection where coalesce(nullif(departement, ''), 'inconnu') = any(%s)"
-             + (" and run_id = %s" if has_run else "") + " order by identifiant_unique")
+             f"from dbt.cluster_selection where coalesce(nullif(departement, ''), 'inconnu') = any(%s) "
+             "order by identifiant_unique")
     from data_platform.db.connection import fetch_df
 
-    return fetch_df(conn, query, [list(departements)] + ([run_id] if has_run else []))
+    return fetch_df(conn, query, [list(departements)])
 
 
 def write_results(conn, run_id: str, departements: list[str], memberships: pd.DataFrame,

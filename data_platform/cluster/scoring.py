@@ -45,7 +45,6 @@ FAR_M = 1000.0
 SIREN_ONLY_SCORE = 0.5   # same company, another establishment
 CP_SAME_DEPT_SCORE = 0.3
 MATCHED_AT = 0.8         # a field counts as "matched" in the details from this similarity
-EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass
