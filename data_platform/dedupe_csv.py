@@ -75,15 +75,9 @@ def single_source(df) -> bool:
     return "source" not in df.columns or df["source"].astype(str).nunique() <= 1
 
 
-def _run_stages(url: str, params: dict, model_path: str | None = None) -> None:
-    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL (and the
-    saved model's file, which then scores every batch: partition.MODEL_FILE_ENV)."""
-    from data_platform.cluster.partition import MODEL_FILE_ENV
-
+def _run_stages(url: str, params: dict) -> None:
+    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL."""
     env = {**os.environ, "DATABASE_URL": url}
-    env.pop(MODEL_FILE_ENV, None)
-    if model_path:
-        env[MODEL_FILE_ENV] = os.path.abspath(model_path)
     subprocess.run([sys.executable, "-m", "data_platform.dedupe_csv", "--run-all", RUN_ID, json.dumps(params)],
                    check=True, env=env)
 
@@ -127,10 +121,14 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
                 raise SystemExit(f"{input_path}: {len(errors)} invalid rows, nothing clustered\n"
                                  + format_errors(errors))
             load_acteurs(conn, df)
+            if model_path:  # the saved model scores the run as any saved model does (`model=<id>`: no fit)
+                from data_platform.cluster.model_store import import_model
+
+                params["model"] = str(import_model(conn, model_path))
         if allow_same_source is None:
             allow_same_source = single_source(kept)
         params["allow_same_source"] = bool(allow_same_source)
-        _run_stages(url, params, model_path)
+        _run_stages(url, params)
         with connect(url) as conn:
             members = fetch_df(conn, "select identifiant_unique, cluster_id from cluster_membership "
                                      "where run_id = %s", (RUN_ID,))

@@ -5,11 +5,8 @@ transaction, idempotent), and `cluster_frame`, the same thing in memory on a Dat
 from __future__ import annotations
 
 import heapq
-import json
 import math
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,7 +38,6 @@ TOP_K = 10
 MIN_COSINE = 0.3
 UNKNOWN_DEPARTEMENT = "inconnu"
 # a saved model's JSON file that scores every batch instead of the run's scorer (dedupe-csv --model)
-MODEL_FILE_ENV = "DP_MATCH_MODEL_FILE"
 
 
 # ---------------------------------------------------------------- one partition, in memory
@@ -397,11 +393,6 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
 
     departements = sorted(set(departements))
     t0 = time.perf_counter()
-    model = None
-    if os.environ.get(MODEL_FILE_ENV):  # dedupe-csv --model: a saved model's JSON file
-        from data_platform.cluster.model import model_from_json
-
-        model = model_from_json(json.loads(Path(os.environ[MODEL_FILE_ENV]).read_text()))
     with connect(url) as conn:
         model = run_model(conn, run_id, params)  # the run's model (pipeline.train_model); never fitted here
         df = read_selection(conn, run_id, departements)

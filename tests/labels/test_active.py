@@ -125,11 +125,6 @@ def read_clusters(path) -> dict:
         return {r["identifiant_unique"]: r["cluster_id"] for r in csv.DictReader(fh)}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known regression since the savedmodel merge (term frequencies shrunk towards u): on this 120-row set "
-    "the labeller's uncertainty sampling finds 1 positive in 20-40 labels, so the saved model stays the "
-    "zero-label EM one and misses the moved duplicates; to fix in issue 8 (ask where EM and the labels "
-    "disagree, or seed with the most probable non-place matches)"))
 def test_label_model_out_is_used_by_dedupe_csv_model(tmp_path, database_url, capsys):
     src, model = tmp_path / "in.csv", tmp_path / "m.json"
     write_csv(src, crafted_rows(120))
