@@ -76,6 +76,14 @@ def cmd_model(args) -> int:
     return 0
 
 
+def _csv_help(command: str) -> str:
+    import textwrap
+
+    from data_platform.acteur_csv import columns_help
+
+    return "\n\n".join(textwrap.fill(p, 100) for p in columns_help(command).split("\n\n"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="data-platform", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -95,8 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--append", action="store_true", help="keep existing actors instead of replacing them")
     s.set_defaults(func=cmd_generate, needs_database=lambda args: not args.out)
 
-    s = sub.add_parser("load-csv", help="load actors from a CSV with the acteur columns")
-    s.add_argument("file")
+    s = sub.add_parser("load-csv", help="load actors from a CSV with the acteur columns",
+                       description=_csv_help("load-csv"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("file", help="the CSV file to load")
+    s.add_argument("--sep", help="column separator: ',' ';' 'tab' or '|' (default: detected on the header)")
     s.add_argument("--skip-invalid", action="store_true", help="load valid rows, report the others")
     s.add_argument("--update-existing", action="store_true",
                    help="let the file update actors that already exist (same source); without it they are errors")
@@ -110,10 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("airflow_args", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_airflow)
 
-    s = sub.add_parser("dedupe-csv", help="cluster the actors of a CSV; writes identifiant_unique,cluster_id")
-    s.add_argument("input")
-    s.add_argument("--out", required=True)
-    s.add_argument("--threshold", type=float, default=None)
+    s = sub.add_parser("dedupe-csv", help="cluster the actors of a CSV; writes identifiant_unique,cluster_id",
+                       description=_csv_help("dedupe-csv"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("input", help="the CSV file of actors to cluster")
+    s.add_argument("--out", required=True,
+                   help="output CSV (identifiant_unique,cluster_id; cluster_id '' = in no cluster); its folder must exist")
+    s.add_argument("--threshold", type=float, default=None,
+                   help="match probability in [0, 1] above which two actors are one place (default: the clustering DAG's)")
+    s.add_argument("--sep", help="column separator: ',' ';' 'tab' or '|' (default: detected on the header)")
     s.add_argument("--model", help="a saved model's JSON (label --model-out, model export) that scores the pairs")
     s.add_argument("--allow-same-source", action=argparse.BooleanOptionalAction, default=None,
                    help="two actors of one source may match (default: on when the file has a single source)")

@@ -8,14 +8,17 @@ its own.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
+from data_platform.csv_input import CsvTable, InputError, parse_sep, read_table
+from data_platform.csv_output import write_csv
 from data_platform.db.connection import connect, fetch_df
 from data_platform.db.scratch import scratch_database
 
@@ -31,16 +34,13 @@ def _register_codes(conn, df) -> None:
                         "on conflict (code) do nothing", (codes,))
 
 
-def _acteur_columns_only(input_path: str, tmpdir: str):
-    """Outsiders' files may carry extra columns: keep the acteur ones (line numbers unchanged)."""
-    import pandas as pd
-
+def _acteur_columns_only(df):
+    """Outsiders' files may carry extra columns: keep the acteur ones (line numbers unchanged).
+    (the acteur columns as read — a missing source filled —, the frame to validate, the ignored columns)"""
     from data_platform.acteur_csv import ACTEUR_COLUMNS
 
-    raw = pd.read_csv(input_path, dtype=str, keep_default_na=False)
-    extra = [c for c in raw.columns if c not in ACTEUR_COLUMNS]
-    path = os.path.join(tmpdir, "acteurs.csv")
-    kept = raw[[c for c in raw.columns if c in ACTEUR_COLUMNS]]
+    extra = [c for c in df.columns if c not in ACTEUR_COLUMNS]
+    kept = df[[c for c in df.columns if c in ACTEUR_COLUMNS]]
     if "source" not in kept.columns:  # one file, one source
         kept = kept.assign(source=SINGLE_SOURCE)
     written = kept
@@ -49,8 +49,7 @@ def _acteur_columns_only(input_path: str, tmpdir: str):
         # database (where load-csv derives identifiant_unique from them), and the output gives them back
         kept = kept.assign(identifiant_externe=kept["identifiant_unique"])
         written = kept.drop(columns=["identifiant_unique"])
-    written.to_csv(path, index=False)
-    return path, kept, extra
+    return kept, written.copy(), extra
 
 
 def _given_ids(kept) -> dict:
@@ -82,44 +81,117 @@ def _run_stages(url: str, params: dict) -> None:
                    check=True, env=env)
 
 
-def read_csv_frame(input_path: str, tmpdir: str, conn=None):
-    """(valid rows, errors, the acteur columns as read, ignored columns) of an outsider's CSV, read as
-    dedupe-csv reads it (extra columns dropped, a missing source filled, an empty name allowed);
-    with `conn` the file's unknown codes are added to that database, without it the file's own
-    source and type codes are the known ones."""
-    from data_platform.load_csv import read_acteur_csv
+class CsvFrame(NamedTuple):
+    df: object       # the valid rows (DataFrame indexed by line number), as load-csv completes them
+    errors: list     # RowError list, sorted by line
+    kept: object     # the acteur columns as read (a missing source filled), every row
+    ignored: list    # the file's other columns
+    table: CsvTable  # the file as read (encoding, separator, every column)
 
-    path, kept, ignored = _acteur_columns_only(input_path, tmpdir)
+
+def read_csv_frame(input_path: str, conn=None, sep: str | None = None) -> CsvFrame:
+    """An outsider's CSV read as dedupe-csv reads it (data_platform.csv_input's reader: encoding and separator
+    detected, or `sep`; extra columns dropped, a missing source filled, an empty name allowed); with `conn`
+    the file's unknown codes are added to that database, without it the file's own source and type codes are
+    the known ones."""
+    from data_platform.load_csv import KNOWN_COLUMNS, _empty, acteur_frame
+
+    table = read_table(input_path, sep, KNOWN_COLUMNS)
+    if table.fatal:
+        return CsvFrame(_empty(), table.errors, _empty(), [], table)
+    kept, written, ignored = _acteur_columns_only(table.frame())
     if conn is not None:
         _register_codes(conn, kept)
     codes = {} if conn is not None else {
         "sources": set(kept["source"].astype(str)),
         "acteur_types": set(kept["acteur_type"].astype(str)) if "acteur_type" in kept.columns else set()}
-    df, errors = read_acteur_csv(path, conn=conn, may_be_empty=MAY_BE_EMPTY, **codes)
-    return df, errors, kept, ignored
+    df, errors = acteur_frame(table, conn=conn, may_be_empty=MAY_BE_EMPTY, df=written, **codes)
+    return CsvFrame(df, errors, kept, ignored, table)
+
+
+def check_output_path(out: str, input_path: str | None = None) -> Path:
+    """--out can be written: its folder exists and takes a new file, it is not a folder nor the input."""
+    path = Path(out)
+    folder = path.parent
+    if path.is_dir():
+        raise InputError(f"--out {out}: is a folder, expected a file name")
+    if not folder.is_dir():
+        raise InputError(f"--out {out}: the folder {str(folder)!r} does not exist")
+    if input_path is not None and path.exists() and path.resolve() == Path(input_path).resolve():
+        raise InputError(f"--out {out}: is the input file")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write in {str(folder)!r} ({exc.strerror})") from None
+    return path
+
+
+def check_threshold(threshold: float | None) -> None:
+    """--threshold is checked by the run parameters' own rule (data_platform.cluster.params)."""
+    if threshold is None:
+        return
+    from data_platform.cluster.params import ParamError, validate_params
+
+    try:
+        validate_params({"threshold": threshold})
+    except ParamError as exc:
+        raise InputError(f"--threshold {threshold:g}: {str(exc).split(': ', 1)[-1]} (a match probability)") from None
+
+
+def check_model_file(model_path: str | None) -> None:
+    if not model_path:
+        return
+    from data_platform.cluster.model import model_from_json
+
+    path = Path(model_path)
+    if not path.is_file():
+        raise InputError(f"--model {model_path}: no such file")
+    try:
+        model_from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"--model {model_path}: not a saved match model ({type(exc).__name__}: {exc})") from None
+
+
+def read_input(input_path: str, sep: str | None = None) -> CsvFrame:
+    """The input read and validated before any work; InputError for a file that cannot be used (exit 2),
+    SystemExit with the row errors for invalid rows (exit 1)."""
+    from data_platform.load_csv import check_input_file, file_errors, format_errors
+
+    check_input_file(input_path)
+    read = read_csv_frame(input_path, sep=sep)
+    if any(e.fatal for e in read.errors):
+        raise InputError(file_errors(input_path, read.errors) + "\nnothing clustered")
+    if read.errors:
+        rows = len({e.line for e in read.errors})
+        print(f"dedupe-csv: {input_path}: {rows} invalid row(s), {len(read.errors)} error(s), nothing clustered\n"
+              + format_errors(read.errors), file=sys.stderr)
+        raise SystemExit(1)
+    if read.df.empty:
+        raise InputError(f"{input_path}: the header has no rows under it, nothing to cluster")
+    return read
 
 
 def dedupe(input_path: str, output_path: str, threshold: float | None = None, model_path: str | None = None,
-           allow_same_source: bool | None = None) -> dict:
-    """allow_same_source: None = on when the file has a single source (or no source column)."""
-    import tempfile
+           allow_same_source: bool | None = None, sep: str | None = None) -> dict:
+    """allow_same_source: None = on when the file has a single source (or no source column).
+    Every input is checked before the work starts (InputError: one line)."""
+    from data_platform.load_csv import load_acteurs
 
-    from data_platform.load_csv import format_errors, load_acteurs
-
-    if model_path:
-        from data_platform.cluster.model import model_from_json
-
-        model_from_json(json.loads(Path(model_path).read_text()))  # refuse a wrong file before any work
+    check_threshold(threshold)
+    check_output_path(output_path, input_path)
+    check_model_file(model_path)
+    read = read_input(input_path, sep)
+    df, kept = read.df, read.kept
+    print(f"dedupe-csv: {input_path}: {len(df)} rows, read as {read.table.describe()}", file=sys.stderr)
+    if read.ignored:
+        print(f"ignored columns: {', '.join(read.ignored)}", file=sys.stderr)
     params = {"dry_run": True, **({"threshold": threshold} if threshold is not None else {})}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmpdir, scratch_database("dedupe") as url:
+    with scratch_database("dedupe") as url:
         with connect(url) as conn:
-            df, errors, kept, ignored = read_csv_frame(input_path, tmpdir, conn=conn)
-            if ignored:
-                print(f"ignored columns: {', '.join(ignored)}", file=sys.stderr)
-            if errors:
-                raise SystemExit(f"{input_path}: {len(errors)} invalid rows, nothing clustered\n"
-                                 + format_errors(errors))
+            _register_codes(conn, kept)
             load_acteurs(conn, df)
             if model_path:  # the saved model scores the run as any saved model does (`model=<id>`: no fit)
                 from data_platform.cluster.model_store import import_model
@@ -133,21 +205,23 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
             members = fetch_df(conn, "select identifiant_unique, cluster_id from cluster_membership "
                                      "where run_id = %s", (RUN_ID,))
     cluster_of = dict(zip(members["identifiant_unique"], members["cluster_id"]))
-    with open(output_path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["identifiant_unique", "cluster_id"])
-        given = _given_ids(kept)
-        for ident in df["identifiant_unique"]:
-            writer.writerow([given.get(ident, ident), cluster_of.get(ident, "")])
+    given = _given_ids(kept)
+    write_csv(output_path, ["identifiant_unique", "cluster_id"],
+              ([given.get(ident, ident), cluster_of.get(ident, "")] for ident in df["identifiant_unique"]))
     return {"rows": len(df), "clustered_rows": len(cluster_of),
             "clusters": len(set(cluster_of.values())), "allow_same_source": params["allow_same_source"],
-            "model": model_path or "", "seconds": round(time.perf_counter() - started, 1),
-            "out": output_path}
+            "model": model_path or "", "read_as": read.table.describe(),
+            "seconds": round(time.perf_counter() - started, 1), "out": output_path}
 
 
 def run(args) -> int:
-    print(json.dumps(dedupe(args.input, args.out, args.threshold, getattr(args, "model", None),
-                            getattr(args, "allow_same_source", None)), indent=2))
+    try:
+        result = dedupe(args.input, args.out, args.threshold, getattr(args, "model", None),
+                        getattr(args, "allow_same_source", None), parse_sep(getattr(args, "sep", None)))
+    except InputError as exc:
+        print(f"dedupe-csv: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
 

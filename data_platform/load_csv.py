@@ -29,8 +29,6 @@ value is stored as given, a value ingestion's cleaning would throw away is an er
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from dataclasses import dataclass
@@ -45,29 +43,18 @@ from data_platform.acteur_csv import (
     ACTEUR_COLUMNS,
     FLOAT_COLUMNS,
     GROUND_TRUTH_COLUMNS,
+    REQUIRED_COLUMNS,
     STATUTS,
     derive_identifiant_unique,
 )
+from data_platform.csv_input import SEPARATORS, CsvTable, InputError, RowError, parse_sep, read_table
 from data_platform.db.connection import copy_dataframe
 from data_platform.ingest.cleaning import VALIDATED_FIELDS, invalid_values
 
-REQUIRED = ["source", "identifiant_externe", "acteur_type", "nom"]
+REQUIRED = REQUIRED_COLUMNS
 MAX_LENGTH = {"identifiant_unique": 255, "entity_id": 64, "kind": 32}
 SHOWN_ERRORS = 50
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int          # line number as a text editor shows it (header = 1)
-    field: str         # column name ('' when the whole line is at fault)
-    reason: str
-    value: str = ""
-    fatal: bool = False  # the file as a whole cannot be read: --skip-invalid cannot skip it
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" + (f", field '{self.field}'" if self.field else "")
-        got = f" (got {self.value!r})" if self.value else ""
-        return f"{where}: {self.reason}{got}"
+KNOWN_COLUMNS = ACTEUR_COLUMNS + GROUND_TRUTH_COLUMNS  # the separator is the one that splits the header into these
 
 
 def known_codes(conn=None) -> tuple[set[str], set[str]]:
@@ -94,63 +81,25 @@ def _empty() -> pd.DataFrame:
     return df
 
 
-# text around a field that starts or ends with a space or a tab (plain substring tests: fast on big
-# files; a false positive inside a quoted value only costs a strip that changes nothing)
-_PADDING_MARKS = [a + b for a in (",", "\n", '"') for b in (" ", "\t")] + \
-                 [a + b for a in (" ", "\t") for b in (",", "\n", "\r", '"')]
-
-
-def _has_padded_field(text: str) -> bool:
-    return text.endswith((" ", "\t")) or text.startswith((" ", "\t")) or any(m in text for m in _PADDING_MARKS)
-
-
-def _parse(path: str | Path) -> tuple[list[str], list[list[str]], list[int], list[RowError], bool, bool]:
-    """Header, rows, the line where each row starts, errors (rows with a wrong field count), whether
-    some value has surrounding spaces, and whether the text holds a NUL byte."""
-    raw = Path(path).read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return [], [], [], [RowError(line, "", f"not valid UTF-8 (byte {raw[exc.start]:#04x})", fatal=True)], False, False
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows, lines, errors = [], [], []
-    try:
-        header = next(reader, None)
-        if not header or all(not h.strip() for h in header):
-            return [], [], [], [RowError(1, "", "the file is empty: a header line naming the columns is required",
-                                         fatal=True)], False, False
-        ncols, prev = len(header), reader.line_num
-        for rec in reader:
-            start, prev = prev + 1, reader.line_num
-            if not rec:  # blank line
-                continue
-            if len(rec) != ncols:
-                errors.append(RowError(start, "", f"{len(rec)} fields where the header has {ncols}"))
-                continue
-            rows.append(rec)
-            lines.append(start)
-    except csv.Error as exc:
-        return [], [], [], [RowError(reader.line_num, "", f"unreadable CSV: {exc}", fatal=True)], False, False
-    return [h.strip() for h in header], rows, lines, errors, _has_padded_field(text), "\x00" in text
-
-
-def _check_header(header: list[str]) -> list[RowError]:
-    if len(header) == 1 and ";" in header[0]:
-        return [RowError(1, "", "columns must be separated by ',' (this header uses ';')", fatal=True)]
+def _check_header(header: list[str], line: int = 1, separator: str = ",") -> list[RowError]:
+    if len(header) == 1:
+        return [RowError(line, "", f"the header is a single column with separator {SEPARATORS.get(separator, separator)}: "
+                         "columns are separated by ',' ';' tab or '|' (detected, or --sep); required columns: "
+                         + ", ".join(REQUIRED), header[0], fatal=True)]
     errors = []
     allowed = set(ACTEUR_COLUMNS) | set(GROUND_TRUTH_COLUMNS)
     seen = set()
     for name in header:
         if name in seen:
-            errors.append(RowError(1, name, "column appears twice in the header", fatal=True))
+            errors.append(RowError(line, name, "column appears twice in the header", fatal=True))
         seen.add(name)
         if name not in allowed:
-            errors.append(RowError(1, name, "unknown column; expected acteur columns: " + ", ".join(ACTEUR_COLUMNS)
+            errors.append(RowError(line, name, "unknown column; expected acteur columns: " + ", ".join(ACTEUR_COLUMNS)
                                    + " (and optionally " + ", ".join(GROUND_TRUTH_COLUMNS) + ")", fatal=True))
     for name in REQUIRED:
         if name not in seen:
-            errors.append(RowError(1, name, "required column missing from the header"
+            errors.append(RowError(line, name, "required column missing from the header (required: "
+                                   + ", ".join(REQUIRED) + ")"
                                    + (f" ({_DERIVED_ID})" if name == "identifiant_externe" else ""), fatal=True))
     return errors
 
@@ -223,28 +172,33 @@ def validate(df: pd.DataFrame, sources: set[str], acteur_types: set[str],
 
 
 def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_types: set[str] | None = None,
-                    conn=None, may_be_empty: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[RowError]]:
+                    conn=None, may_be_empty: tuple[str, ...] = (), sep: str | None = None
+                    ) -> tuple[pd.DataFrame, list[RowError]]:
     """Read and validate an acteur CSV: (valid rows indexed by line number, errors sorted by line).
-    `may_be_empty`: see `validate`."""
-    header, rows, lines, errors, padded, nul = _parse(path)
-    if any(e.fatal for e in errors):
-        return _empty(), errors
-    errors = _check_header(header) + errors
+    `may_be_empty`: see `validate`; `sep`: the separator (None: detected, see data_platform.csv_input)."""
+    return acteur_frame(read_table(path, sep, KNOWN_COLUMNS), sources, acteur_types, conn, may_be_empty)
+
+
+def acteur_frame(table: CsvTable, sources: set[str] | None = None, acteur_types: set[str] | None = None,
+                 conn=None, may_be_empty: tuple[str, ...] = (), df: pd.DataFrame | None = None
+                 ) -> tuple[pd.DataFrame, list[RowError]]:
+    """`read_acteur_csv` on a table already read; `df`: its frame as the caller reshaped it (dedupe-csv)."""
+    if table.fatal:
+        return _empty(), sorted(table.errors, key=lambda e: e.line)
+    df = table.frame() if df is None else df
+    errors = _check_header(list(df.columns), table.header_line, table.separator) + table.errors
     if any(e.fatal for e in errors):
         return _empty(), sorted(errors, key=lambda e: e.line)
     if sources is None or acteur_types is None:
         known = known_codes(conn)
         sources = known[0] if sources is None else sources
         acteur_types = known[1] if acteur_types is None else acteur_types
-    df = pd.DataFrame(rows, columns=header, index=pd.Index(lines, name="line"), dtype=object)
-    if padded:
-        for name in df.columns:
-            df[name] = pd.array([v.strip() for v in df[name].to_numpy()], dtype=object)
+    header = list(df.columns)
     for name in ACTEUR_COLUMNS:
         if name not in df:
             df[name] = ""
     df, row_errors = validate(df, sources, acteur_types, may_be_empty)
-    if nul:
+    if table.nul:
         row_errors += _nul_errors(df)
     errors = sorted(errors + row_errors, key=lambda e: (e.line, _field_order(e.field)))
     bad_lines = {e.line for e in errors}
@@ -354,38 +308,61 @@ def format_errors(errors: list[RowError], limit: int = SHOWN_ERRORS) -> str:
     return "\n".join(lines)
 
 
-def run(args) -> int:
-    path = Path(args.file)
+def check_input_file(path: str | Path) -> Path:
+    """The input file exists and can be read, else InputError (one line)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
     if not path.is_file():
-        print(f"load-csv: {path}: no such file", file=sys.stderr)
-        return 2
+        raise InputError(f"{path}: not a file")
     try:
-        return _load_file(path, args.skip_invalid, args.update_existing)
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    return path
+
+
+def file_errors(path, errors: list[RowError]) -> str:
+    """'IN.csv: line 3: reason' lines of the fatal errors (what makes the file unusable)."""
+    return "\n".join(f"{path}: {e}" for e in errors if e.fatal)
+
+
+def run(args) -> int:
+    try:
+        path = check_input_file(args.file)
+        table = read_table(path, parse_sep(getattr(args, "sep", None)), KNOWN_COLUMNS)
+        if table.fatal:
+            raise InputError(file_errors(path, table.errors) + "\nnothing loaded")
+        print(f"load-csv: {path}: read as {table.describe()}", file=sys.stderr)
+        return _load_file(path, table, args.skip_invalid, args.update_existing)
+    except InputError as exc:
+        print(f"load-csv: {exc}", file=sys.stderr)
+        return exc.exit_code
     except psycopg2.errors.UndefinedTable as exc:
         print(f"load-csv: {exc.pgerror.strip()}; run `data-platform migrate` first", file=sys.stderr)
         return 1
 
 
-def _load_file(path: Path, skip_invalid: bool, update_existing: bool = False) -> int:
+def _load_file(path: Path, table: CsvTable, skip_invalid: bool, update_existing: bool = False) -> int:
     from data_platform.db.connection import connect
 
     with connect() as conn:
-        df, errors = read_acteur_csv(path, conn=conn)
-        fatal = any(e.fatal for e in errors)
-        if not fatal:
-            refused = identity_errors(conn, df, update_existing)
-            if refused:
-                errors = sorted(errors + refused, key=lambda e: (e.line, _field_order(e.field)))
-                df = df.loc[~df.index.isin({e.line for e in refused})]
+        df, errors = acteur_frame(table, conn=conn)
+        if any(e.fatal for e in errors):
+            raise InputError(file_errors(path, errors) + "\nnothing loaded")
+        refused = identity_errors(conn, df, update_existing)
+        if refused:
+            errors = sorted(errors + refused, key=lambda e: (e.line, _field_order(e.field)))
+            df = df.loc[~df.index.isin({e.line for e in refused})]
         invalid_rows = len({e.line for e in errors})
         if errors:
-            print(f"load-csv: {path}: {len(errors)} error(s) on {invalid_rows} line(s)", file=sys.stderr)
+            print(f"load-csv: {path}: {invalid_rows} invalid row(s), {len(errors)} error(s)", file=sys.stderr)
             print(format_errors(errors), file=sys.stderr)
-        if fatal or (errors and not skip_invalid):
-            print("load-csv: nothing loaded" + ("" if fatal else " (use --skip-invalid to load the valid rows)"),
-                  file=sys.stderr)
+        if errors and not skip_invalid:
+            print("load-csv: nothing loaded (use --skip-invalid to load the valid rows)", file=sys.stderr)
             return 1
         counts = upsert_acteurs(conn, df, update_existing)
-    print(json.dumps({"file": str(path), "valid_rows": len(df), "skipped_rows": invalid_rows,
-                      "errors": len(errors), **counts}, indent=2))
+    print(json.dumps({"file": str(path), "read_as": table.describe(), "valid_rows": len(df),
+                      "skipped_rows": invalid_rows, "errors": len(errors), **counts}, indent=2, ensure_ascii=False))
     return 0

@@ -83,7 +83,8 @@ def test_each_error_names_line_field_and_reason(tmp_path, row, line, field, reas
     ("identifiant_unique,source,acteur_type,nom\n", "identifiant_externe", "required column missing"),
     ("source,source,identifiant_externe,acteur_type,nom\n", "source", "twice"),
     ("", "", "header line"),
-    ("source;identifiant_externe;acteur_type;nom\n", "", "separated by ','"),
+    # ';' tab '|' are detected (tests/test_csv_input.py); another separator leaves a one-column header
+    ("source:identifiant_externe:acteur_type:nom\n", "", "separated by ',' ';' tab or '|'"),
 ])
 def test_header_errors_are_fatal(tmp_path, text, field, reason):
     df, errors = read_acteur_csv(_write(tmp_path, text), {"refashion"}, {"commerce"})
@@ -101,10 +102,13 @@ def test_line_numbers_follow_the_editor_with_blank_lines_and_multiline_fields(tm
 
 
 def test_invalid_utf8_is_reported_with_its_line(tmp_path):
+    """A UTF-8 file with one latin-1 line (mixed encodings) is refused at that line; a file that is latin-1
+    throughout is read as Windows-1252 (issue 13 item 5: tests/test_csv_input.py)."""
     path = tmp_path / "latin1.csv"
-    path.write_bytes(f"{HEADER}\n{GOOD}\n".encode() + "refashion,A3,commerce,Déchèterie,,,,,\n".encode("latin-1"))
+    path.write_bytes(f"{HEADER}\n{GOOD}\nrefashion,A2,commerce,Déchèterie,,,,,\n".encode()
+                     + "refashion,A3,commerce,Déchèterie,,,,,\n".encode("latin-1"))
     _df, errors = read_acteur_csv(path, {"refashion"}, {"commerce"})
-    assert errors[0].line == 3 and "UTF-8" in errors[0].reason and errors[0].fatal
+    assert errors[0].line == 4 and "UTF-8" in errors[0].reason and errors[0].fatal
 
 
 def test_errors_load_nothing_and_skip_invalid_loads_the_rest(db, tmp_path, capsys):
@@ -123,7 +127,7 @@ def test_errors_load_nothing_and_skip_invalid_loads_the_rest(db, tmp_path, capsy
 
 def test_fatal_errors_are_not_skipped(db, tmp_path):
     path = _write(tmp_path, "source,identifiant_externe,acteur_type,nom,oops\nrefashion,A1,commerce,X,1\n")
-    assert main(["load-csv", str(path), "--skip-invalid"]) == 1
+    assert main(["load-csv", str(path), "--skip-invalid"]) == 2  # a file that cannot be used: status 2
     assert main(["load-csv", str(tmp_path / "missing.csv")]) == 2
     assert _rows(db, "select count(*) from acteur")[0][0] == 0
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 
 import numpy as np
 import pandas as pd
@@ -36,18 +35,17 @@ def read_frame(input_path: str, oracle_column: str | None = None) -> tuple[pd.Da
     from data_platform.dedupe_csv import read_csv_frame
     from data_platform.load_csv import format_errors
 
-    with tempfile.TemporaryDirectory() as tmpdir:
-        df, errors, _, _ = read_csv_frame(input_path, tmpdir)
+    read = read_csv_frame(input_path)
+    df, errors = read.df, read.errors
     if errors:
-        raise SystemExit(f"{input_path}: {len(errors)} invalid rows\n" + format_errors(errors))
+        rows = len({e.line for e in errors})
+        raise SystemExit(f"{input_path}: {rows} invalid row(s), {len(errors)} error(s)\n" + format_errors(errors))
     oracle = None
     if oracle_column:
-        raw = pd.read_csv(input_path, dtype=str, keep_default_na=False)
-        if oracle_column not in raw.columns:
+        if oracle_column not in read.table.header:
             raise SystemExit(f"{input_path}: no column {oracle_column!r}")
-        if len(raw) != len(df):
-            raise SystemExit(f"{input_path}: {len(raw)} rows read by pandas, {len(df)} by the acteur reader")
-        oracle = pd.Series(raw[oracle_column].to_numpy(), index=df["identifiant_unique"].to_numpy())
+        column = read.table.frame()[oracle_column]  # the same parse: the same lines as the valid rows
+        oracle = pd.Series(column.loc[df.index].to_numpy(), index=df["identifiant_unique"].to_numpy())
     df = df[df["statut"] == "ACTIF"].reset_index(drop=True)
     df = df.assign(est_parent=False)
     return normalize_frame(df), oracle
