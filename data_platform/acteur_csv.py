@@ -12,8 +12,16 @@ GROUND_TRUTH_COLUMNS = ["entity_id", "kind"]
 # columns a load-csv file must have (identifiant_unique is derived from source + identifiant_externe)
 REQUIRED_COLUMNS = ["source", "identifiant_externe", "acteur_type", "nom"]
 
-__all__ = ["ACTEUR_COLUMNS", "FLOAT_COLUMNS", "GROUND_TRUTH_COLUMNS", "REQUIRED_COLUMNS", "STATUTS", "TEXT_COLUMNS",
-           "derive_identifiant_unique", "columns_help"]
+__all__ = [
+    "ACTEUR_COLUMNS",
+    "FLOAT_COLUMNS",
+    "GROUND_TRUTH_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "STATUTS",
+    "TEXT_COLUMNS",
+    "columns_help",
+    "derive_identifiant_unique",
+]
 
 
 def columns_help(command: str) -> str:

@@ -49,8 +49,12 @@ class RowError:
 
 
 class InputError(ValueError):
-    """A command-line input that cannot be used (missing file, unreadable file, bad option): one line, exit 2."""
-    exit_code = 2
+    """A command-line input that cannot be used (missing file, unreadable file, bad option): one line, exit 2;
+    `exit_code=1` for a readable file with invalid rows (the message lists them)."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass

@@ -155,8 +155,8 @@ def check_model_file(model_path: str | None) -> None:
 
 
 def read_input(input_path: str, sep: str | None = None) -> CsvFrame:
-    """The input read and validated before any work; InputError for a file that cannot be used (exit 2),
-    SystemExit with the row errors for invalid rows (exit 1)."""
+    """The input read and validated before any work; InputError for a file that cannot be used (exit 2) or
+    with the row errors of invalid rows (exit 1)."""
     from data_platform.load_csv import check_input_file, file_errors, format_errors
 
     check_input_file(input_path)
@@ -165,9 +165,8 @@ def read_input(input_path: str, sep: str | None = None) -> CsvFrame:
         raise InputError(file_errors(input_path, read.errors) + "\nnothing clustered")
     if read.errors:
         rows = len({e.line for e in read.errors})
-        print(f"dedupe-csv: {input_path}: {rows} invalid row(s), {len(read.errors)} error(s), nothing clustered\n"
-              + format_errors(read.errors), file=sys.stderr)
-        raise SystemExit(1)
+        raise InputError(f"{input_path}: {rows} invalid row(s), {len(read.errors)} error(s), nothing clustered\n"
+                         + format_errors(read.errors), exit_code=1)
     if read.df.empty:
         raise InputError(f"{input_path}: the header has no rows under it, nothing to cluster")
     return read
