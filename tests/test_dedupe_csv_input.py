@@ -133,3 +133,20 @@ def test_missing_file_from_the_shell_is_one_line_without_traceback(tmp_path):
                              "--out", str(tmp_path / "o.csv")], check=False, capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"dedupe-csv: {tmp_path / 'nope.csv'}: no such file"
+
+
+def test_load_csv_reads_a_windows_1252_semicolon_file(db, tmp_path, capsys):
+    """The same reader in load-csv: an Excel export (cp1252, ';', a blank line) loads with its accents."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes("source;identifiant_externe;acteur_type;nom\r\n\r\nrefashion;A1;commerce;Déchèterie Œuvre\r\n"
+                     .encode("cp1252"))
+    assert main(["load-csv", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "read as Windows-1252 (cp1252), separator ';' (detected)" in captured.err
+    assert '"inserted": 1' in captured.out
+    with db.cursor() as cur:
+        cur.execute("select identifiant_unique, nom from acteur")
+        assert cur.fetchall() == [("refashion_A1", "Déchèterie Œuvre")]
+    db.commit()
+    assert main(["load-csv", str(path), "--sep", ","]) == 2
+    assert "single column with separator ','" in capsys.readouterr().err
