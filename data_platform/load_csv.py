@@ -3,9 +3,9 @@
 Python API (also used by `dedupe-csv`):
 - `read_acteur_csv(path, sources=None, acteur_types=None, conn=None, sep=None) -> (DataFrame, list[RowError])`:
   reads (data_platform.csv_input: encoding and separator detected, editor line numbers, a bad file is a
-  fatal RowError) and validates the file; `acteur_frame(table, ...)` validates a table already read. The DataFrame holds the *valid* rows only, indexed by their CSV line
-  number (header = line 1), with every column of ACTEUR_COLUMNS (absent optional columns are '',
-  `identifiant_unique` derived from source + identifiant_externe, `statut` ACTIF when empty, latitude/longitude as floats, NaN when empty) plus the ground-truth columns `entity_id`,
+  fatal RowError) and validates the file; `acteur_frame(table, ...)` validates a table already read.
+  The DataFrame holds the *valid* rows only, indexed by their CSV line number (header = line 1), with
+  every column of ACTEUR_COLUMNS (absent optional columns are '', `identifiant_unique` derived from source + identifiant_externe, `statut` ACTIF when empty, latitude/longitude as floats, NaN when empty) plus the ground-truth columns `entity_id`,
   `kind` when the file has them. Known codes come from `sources`/`acteur_types`, else from the
   database tables `source`/`acteur_type` (through `conn`, or a new connection).
 - `identity_errors(conn, df, update_existing=False) -> list[RowError]`: the rows whose id the database
@@ -22,7 +22,9 @@ revision_acteur row with no acteur) nor an actor of another source, and updates 
 with `update_existing` (`--update-existing`): without it such a row is an error like any other.
 
 Exit status of the command: 2 for an input that cannot be used (missing or unreadable file, bad header, --sep),
-1 for invalid rows (nothing loaded unless --skip-invalid). Rules: the header is required; columns are matched by name, in any order; a column that is neither an
+1 for invalid rows (nothing loaded unless --skip-invalid).
+
+Rules: the header is required; columns are matched by name, in any order; a column that is neither an
 acteur column nor a ground-truth column is an error (a misspelt column would otherwise lose its data
 silently). Values are stripped of surrounding spaces. Every error names the line, the field and why.
 Postal code, SIRET, SIREN and phone follow ingestion's rules (data_platform.ingest.cleaning: a postal code
