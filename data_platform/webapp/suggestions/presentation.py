@@ -319,8 +319,8 @@ def members_map(contexte: dict) -> dict:
     def px(x, y):
         return MAP_W / 2 + x * scale, MAP_H / 2 - y * scale
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="carte-membres" viewBox="0 0 {MAP_W} {MAP_H}" '
-           f'width="{MAP_W}" height="{MAP_H}" role="img" aria-label="Carte des membres (mètres autour du centre)">',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" id="carte-membres" viewBox="0 0 {MAP_W} {MAP_H}" '
+            f'width="{MAP_W}" height="{MAP_H}" role="img" aria-label="Carte des membres (mètres autour du centre)">'),
            f'<rect x="0" y="0" width="{MAP_W}" height="{MAP_H}" fill="#f8f9fa" stroke="#ccc"/>',
            f'<line x1="{MAP_W / 2}" y1="8" x2="{MAP_W / 2}" y2="{MAP_H - 8}" stroke="#e3e3e3"/>',
            f'<line x1="8" y1="{MAP_H / 2}" x2="{MAP_W - 8}" y2="{MAP_H / 2}" stroke="#e3e3e3"/>']

@@ -8,12 +8,12 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    dependencies = [
+    dependencies = [  # noqa: RUF012 (Django's migration format)
         ('suggestions', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    operations = [
+    operations = [  # noqa: RUF012
         # accent-insensitive search in the admin (unaccent is a trusted extension: no superuser needed)
         migrations.RunSQL("CREATE EXTENSION IF NOT EXISTS unaccent", reverse_sql=migrations.RunSQL.noop),
         migrations.AlterModelOptions(
