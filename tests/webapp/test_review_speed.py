@@ -8,7 +8,7 @@ import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from data_platform.suggestions import sample
-from tests.webapp.test_admin import CHANGELIST, _client, _decide_url, _django, _statut, data, users  # noqa: F401
+from tests.webapp.test_admin import CHANGELIST, _client, _decide_url, _statut
 
 
 def _change(pk, filters=""):
@@ -254,7 +254,7 @@ def test_member_map_has_one_point_per_member(data, users, db):
     pk = data["ids"][2]  # 4 members, all with coordinates
     page = c.get(_change(pk))
     body = page.content.decode()
-    svg = re.search(r'<svg [^>]*id="carte-membres".*?</svg>', body, re.S).group(0)
+    svg = re.search(r'<svg [^>]*id="carte-membres".*?</svg>', body, re.DOTALL).group(0)
     assert len(re.findall(r'<circle class="membre"', svg)) == 4 == page.context["carte"]["points"]
     for ident in ("corepile_p1", "batribox_b1", "aliapur_a1", "cma_c2"):
         assert f'data-id="{ident}"' in svg
