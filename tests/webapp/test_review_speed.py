@@ -190,15 +190,17 @@ def test_french_labels(data, users):
     index = c.get("/admin/").content.decode()
     assert "Cohortes de suggestions" in index and "Décisions" in index and "Suggestion cohortes" not in index
     cohorts = c.get("/admin/suggestions/suggestioncohorte/").content.decode()
-    assert "Créée le (heure de Paris)" in cohorts
+    assert "Créée le (heure de Paris)" in cohorts and ">2 / 0 / 4<" not in cohorts and ">4 / 0 / 4<" in cohorts
     listing = c.get(CHANGELIST).content.decode()
-    assert "Département" in listing and "À revoir" in listing and "Type de changement" in listing
+    assert "département" in listing and "À revoir" in listing and "Par type de changement" in listing
+    assert 'title="04 Alpes-de-Haute-Provence">04<' in listing  # the département column names it
     c.post(_decide_url(ids[0]), {"decision": "approve"})
     decisions_page = c.get("/admin/suggestions/suggestiondecision/").content.decode()
     assert "À revoir → Approuvée" in decisions_page and "Approbation" in decisions_page
     assert "to_review → approved" not in decisions_page
     page = c.get(_change(ids[1])).content.decode()
     assert "Parent proposé (à créer)" in page and "Créer le parent" in page and "Rattacher au parent" in page
+    assert "<label>Département" in page and "<label>Créée le (heure de Paris)" in page
     assert "quand (heure de Paris)" in page and "parent proposé (create" not in page.lower()
 
 

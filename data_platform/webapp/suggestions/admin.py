@@ -27,6 +27,7 @@ from django.http import HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
@@ -70,8 +71,7 @@ def airflow_run_url(dag_id: str, dag_run_id: str) -> str:
 @admin.register(SuggestionCohorte)
 class SuggestionCohorteAdmin(ReadOnlyMixin, admin.ModelAdmin):
     # fits 1,400 px: the run id (also the Airflow link's text), counts, one link; the counters are on the page
-    list_display = ("run_id", "cree_le", "statut", "nb_suggestions", "nb_a_revoir", "nb_appliquees", "nb_acteurs",
-                    "lien_airflow", "lien_suggestions")
+    list_display = ("run_id", "creee", "statut", "avancement", "nb_acteurs", "liens")
     list_filter = ("statut", "type_action")
     search_fields = ("run_id", "dag_run_id")
     date_hierarchy = "cree_le"
@@ -110,6 +110,19 @@ class SuggestionCohorteAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def nb_appliquees(self, obj):
         return obj._applied
 
+    @admin.display(description="créée le (heure de Paris)", ordering="cree_le")
+    def creee(self, obj):
+        return formats.date_format(timezone.localtime(obj.cree_le), "d/m/Y H:i") if obj.cree_le else "—"
+
+    @admin.display(description="suggestions à revoir / appliquées / total", ordering="_to_review")
+    def avancement(self, obj):
+        return format_html('<span title="{} à revoir, {} appliquées, {} en tout">{} / {} / {}</span>',
+                           obj._to_review, obj._applied, obj._n, obj._to_review, obj._applied, obj._n)
+
+    @admin.display(description="liens")
+    def liens(self, obj):
+        return format_html("{} · {}", self.lien_suggestions(obj), self.lien_airflow(obj))
+
     @admin.display(description="acteurs")
     def nb_acteurs(self, obj):
         return (obj.compteurs or {}).get("acteurs", "—")
@@ -143,7 +156,7 @@ class SuggestionCohorteAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="suggestions")
     def lien_suggestions(self, obj):
         url = reverse("admin:suggestions_suggestion_changelist") + f"?cohorte__id__exact={obj.pk}"
-        return format_html('<a href="{}">voir</a>', url)
+        return format_html('<a href="{}">suggestions</a>', url)
 
 
 def _pretty(value) -> str:
@@ -253,9 +266,10 @@ def _with_filters(url: str, filters: str) -> str:
 
 @admin.register(Suggestion)
 class SuggestionAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "departement", "nb_acteurs", "score_affiche", "type_changement", "sources_affichees",
-                    "statut", "noms", "cohorte")
-    list_display_links = ("id", "noms")
+    # fits 1,400 px with the navigation sidebar: the cohort is a filter (and on the page), not a column
+    list_display = ("noms", "dep", "nb_acteurs", "score_affiche", "type_changement", "sources_affichees",
+                    "statut")
+    list_display_links = ("noms",)
     list_filter = ("statut", ("cohorte", admin.RelatedOnlyFieldListFilter), ChangeKindFilter, DepartementFilter,
                    ScoreBandFilter, TailleFilter, SourceFilter)
     search_fields = ("cluster_id",)
@@ -301,18 +315,24 @@ class SuggestionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def score_affiche(self, obj):
         return "—" if obj.score is None else f"{obj.score:.3f}".replace(".", ",")  # French decimals, as on the page
 
-    @admin.display(description="type de changement")
+    @admin.display(description="dép.", ordering="departement")
+    def dep(self, obj):
+        return format_html('<span title="{}">{}</span>', DEPARTEMENT_LABELS.get(obj.departement, obj.departement),
+                           obj.departement or "—")
+
+    @admin.display(description="changement")
     def type_changement(self, obj):
-        return presentation.change_kind(obj.changes)[1]
+        code, text = presentation.change_kind(obj.changes)
+        return format_html('<span title="{}">{}</span>', text, presentation.CHANGE_KIND_SHORT.get(code, text))
 
     @admin.display(description="sources")
     def sources_affichees(self, obj):
         return ", ".join(obj.sources or [])
 
-    @admin.display(description="noms")
+    @admin.display(description="n° — noms", ordering="id")
     def noms(self, obj):
         names = presentation.member_names(obj.contexte)
-        return " | ".join(names[:4]) + (" …" if len(names) > 4 else "")
+        return f"n° {obj.pk} — " + " | ".join(names[:4]) + (" …" if len(names) > 4 else "")
 
     # -- bulk decisions with a confirmation page --------------------------------------------------
     def _bulk(self, request, queryset, decision):

@@ -70,7 +70,7 @@ class Suggestion(models.Model):
                               db_default=SuggestionStatut.A_REVOIR, db_index=True)
     score = models.FloatField(null=True, blank=True)
     departement = models.CharField("département", max_length=8, blank=True, default="", db_default="", db_index=True)
-    taille = models.IntegerField(default=0, db_default=0)
+    taille = models.IntegerField("membres des changements (parent à créer compris)", default=0, db_default=0)
     sources = models.JSONField(default=list, db_default=[])
     # identifiant_unique of every member, sorted: what "the same cluster" means across runs
     membres = models.JSONField(default=list, db_default=[])

@@ -31,6 +31,8 @@ CHANGE_KINDS = [("fusion_parents", "Fusion de parents (un parent supprimé)", "a
                 ("rattachement", "Rattachement à un parent existant", "acteur_keep_as_parent"),
                 ("creation", "Création d'un parent", "acteur_create_as_parent")]
 
+CHANGE_KIND_SHORT = {"fusion_parents": "fusion de parents", "rattachement": "rattachement", "creation": "création"}
+
 
 def label(field: str) -> str:
     return FIELD_LABELS.get(field, field)
@@ -117,8 +119,10 @@ def cluster_table(contexte: dict) -> dict:
         else:
             values = [_fmt((m.get("raw") or {}).get(f)) for m in members]
         parent_value = _fmt(pdata.get(f)) if f in pdata else ""
-        rows.append({"field": f, "label": label(f), "values": values, "differs": not _same(values),
-                     "cells": _cells(values, parent_value if f in pdata else None),
+        cells = _cells(values, parent_value if f in pdata else None)
+        if f == "source":  # members come from different sources by construction: nothing to point out
+            cells = [{**c, "state": "same" if c["state"] == "differs" else c["state"]} for c in cells]
+        rows.append({"field": f, "label": label(f), "values": values, "differs": not _same(values), "cells": cells,
                      "parent_value": parent_value, "origine": origine.get(f, ""),
                      "origine_lettre": letter_of.get(origine.get(f, ""), "")})
     norm_keys = []
