@@ -184,11 +184,19 @@ def test_accent_insensitive_search(data, users):
     assert ids[2] in _listed(c, "?" + urlencode({"q": str(ids[2])}))  # a number is also a suggestion id
 
 
-def test_french_labels(data, users):
+def test_french_labels(data, users, db):
     c = _client(users["reviewer"])
     ids = data["ids"]
     index = c.get("/admin/").content.decode()
     assert "Cohortes de suggestions" in index and "Décisions" in index and "Suggestion cohortes" not in index
+    sample.insert_acteurs(db, [sample.acteur("ecosystem_fr1", "Atelier")])
+    db.commit()
+    from django.contrib.auth.models import User
+
+    admin_user = User.objects.create(username="admin-fr", is_staff=True, is_superuser=True)
+    acteurs = _client(admin_user).get("/admin/acteurs/acteur/").content.decode()
+    assert "Type d&#x27;acteur" in acteurs
+    assert "Modifié le (heure de Paris)" in acteurs
     cohorts = c.get("/admin/suggestions/suggestioncohorte/").content.decode()
     assert "Créée le (heure de Paris)" in cohorts and ">2 / 0 / 4<" not in cohorts and ">4 / 0 / 4<" in cohorts
     listing = c.get(CHANGELIST).content.decode()
