@@ -97,6 +97,20 @@ def test_review_three_suggestions_with_the_keyboard(db, data, live_admin, browse
     on_page(ids[1])
     wait.until(ec.text_to_be_present_in_element((By.ID, "statut-suggestion"), "À revoir"))
 
+    # remove-member asks first, with the score it will have (the mouse, here: a rarer action)
+    browser.get(live_admin + f"/admin/suggestions/suggestion/{ids[2]}/change/")
+    on_page(ids[2])
+    retirer = "form.form-retirer input[type=submit]"
+    browser.find_elements(By.CSS_SELECTOR, retirer)[0].click()
+    alert = wait.until(ec.alert_is_present())
+    assert "aliapur_a1" in alert.text and "Il restera 3 acteur(s) ; score recalculé : 0,780" in alert.text
+    alert.dismiss()
+    assert Suggestion.objects.get(pk=ids[2]).nb_acteurs == 4
+    browser.find_elements(By.CSS_SELECTOR, retirer)[0].click()
+    wait.until(ec.alert_is_present()).accept()
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "ul.messagelist"), "score recalculé"))
+    assert Suggestion.objects.get(pk=ids[2]).nb_acteurs == 3
+
     # the lists fit 1,400 px: no sideways scrolling
     for url, name in (("/admin/suggestions/suggestion/", "5-suggestions"),
                       ("/admin/suggestions/suggestioncohorte/", "6-cohortes")):

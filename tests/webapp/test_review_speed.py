@@ -255,6 +255,11 @@ def test_change_kind_column_and_filter_and_departement_select(data, users, db):
     assert 'id="bandeau-parent-supprime"' in page and "parent_old « Atelier vélo (ancien) »" in page
     assert "sera supprimé" in page
     assert 'id="bandeau-parent-supprime"' not in c.get(_change(keep_pk)).content.decode()
+    # the kept parent cannot be removed (decisions.remove_member refuses it): no button for it
+    page = _client(users["reviewer"]).get(_change(keep_pk)).content.decode()
+    assert 'name="membre" value="ecosystem_k1"' in page and 'name="membre" value="parent_kk"' not in page
+    # the cohort filter is a drop-down too
+    assert re.search(r'<select class="filtre-select" aria-label="cohorte"', listing)
 
 
 def test_member_map_has_one_point_per_member(data, users, db):

@@ -233,6 +233,11 @@ class DepartementFilter(SelectFilter):
         return queryset
 
 
+class CohorteFilter(admin.RelatedOnlyFieldListFilter):
+    """The cohorts (one per run: many) as one drop-down."""
+    template = "admin/suggestions/filtre_select.html"
+
+
 class ChangeKindFilter(admin.SimpleListFilter):
     """The suggestion's kind (presentation.CHANGE_KINDS): a change record of that type, and none of a stronger
     kind (jsonb containment on `changes`)."""
@@ -270,7 +275,7 @@ class SuggestionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("noms", "dep", "nb_acteurs", "score_affiche", "type_changement", "sources_affichees",
                     "statut")
     list_display_links = ("noms",)
-    list_filter = ("statut", ("cohorte", admin.RelatedOnlyFieldListFilter), ChangeKindFilter, DepartementFilter,
+    list_filter = ("statut", ("cohorte", CohorteFilter), ChangeKindFilter, DepartementFilter,
                    ScoreBandFilter, TailleFilter, SourceFilter)
     search_fields = ("cluster_id",)
     search_help_text = "Nom ou identifiant d'un membre (ou identifiant de cluster)"
@@ -525,7 +530,7 @@ class SuggestionAdmin(ReadOnlyMixin, admin.ModelAdmin):
             paires = presentation.pairs_table(obj.contexte, self._pair_details(obj))
             carte = presentation.members_map(obj.contexte)
             extra.update({
-                "cluster": presentation.cluster_table(obj.contexte),
+                "cluster": presentation.cluster_table(obj.contexte, obj.changes),
                 "paires": paires,
                 "paires_entete": presentation.explanation_header(paires),
                 "distances": presentation.distance_matrix(obj.contexte),

@@ -97,9 +97,11 @@ def _cells(values: list[str], reference: str | None) -> list[dict]:
     return out
 
 
-def cluster_table(contexte: dict) -> dict:
+def cluster_table(contexte: dict, changes=None) -> dict:
     """Side-by-side: the proposed parent, then the members (one column each), one row per field; each member
-    cell says whether it differs from the parent's value (per cell, not per row)."""
+    cell says whether it differs from the parent's value (per cell, not per row). A member is `retirable`
+    unless it is the kept parent or a child of it (acteur_verify_in_revision): decisions.remove_member
+    refuses those."""
     members = list((contexte or {}).get("membres") or [])
     parent = (contexte or {}).get("parent") or {}
     pdata, origine = parent.get("data") or {}, parent.get("origine") or {}
@@ -137,11 +139,14 @@ def cluster_table(contexte: dict) -> dict:
         norm_rows.append({"field": k, "label": label(k), "values": values, "differs": not _same(values),
                           "cells": _cells(values, None)})
     action = parent.get("action", "")
+    following = {c.get("identifiant_unique") for c in changes or [] if c.get("type") == "acteur_verify_in_revision"}
     return {
         "members": [{"id": m.get("identifiant_unique", ""), "source": m.get("source") or "", "lettre": x,
                      "nom": str((m.get("raw") or {}).get("nom") or ""),
                      "est_parent": bool(m.get("est_parent")),
                      "parent_garde": action == "keep" and m.get("identifiant_unique") == parent.get("identifiant_unique"),
+                     "retirable": not (action == "keep" and m.get("identifiant_unique") == parent.get("identifiant_unique"))
+                     and m.get("identifiant_unique") not in following,
                      "apres_retrait": after_removal(contexte, m.get("identifiant_unique", ""))}
                     for m, x in zip(members, letters)],
         "rows": rows, "norm_rows": norm_rows,
