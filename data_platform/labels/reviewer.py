@@ -30,7 +30,7 @@ with wanted as (
 dec as (
     select d.id as decision_id, d.suggestion_id, d.decision, d.decide_le, d.snapshot
     from suggestion_decision d
-    where d.decision in ('approve', 'reject', 'remove_member')
+    where d.decision in ('approve', 'reject', 'remove_member') and d.annulee_le is null  -- an undone decision says nothing
 ),
 actors as (  -- the actors the reviewer was shown as the cluster
     select dec.decision_id, p.ident

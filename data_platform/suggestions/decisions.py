@@ -1,9 +1,11 @@
-"""Reviewers' decisions on suggestions: approve, reject, remove one member (SPEC §3.2, §6).
+"""Reviewers' decisions on suggestions: approve, reject (with a reason), remove one member, undo the last
+approval or rejection while it is still unapplied (SPEC §3.2, §6).
 
 Every decision is a conditional UPDATE (`... WHERE statut = 'to_review'`): when two reviewers
 decide at once, only one wins, the other is told the suggestion was no longer to review and
 nothing changes. Each successful decision writes a `suggestion_decision` row with who, when,
-what, the status before/after and a snapshot of what the reviewer was shown.
+what, the status before/after and a snapshot of what the reviewer was shown. An undo never deletes
+that row: it sets its `annulee_le` and writes an `undo` row (who, when, which decision).
 
 Needs Django set up (`data_platform.webapp.setup.setup_django`); the admin calls it.
 """
@@ -17,7 +19,7 @@ from data_platform.suggestions.fingerprint import data_fingerprints, members_key
 from data_platform.suggestions.parent_rules import rebuild_sql
 
 TO_REVIEW = "to_review"
-APPROVE, REJECT, REMOVE_MEMBER = "approve", "reject", "remove_member"
+APPROVE, REJECT, REMOVE_MEMBER, UNDO = "approve", "reject", "remove_member", "undo"
 TARGET = {APPROVE: "approved", REJECT: "rejected"}
 
 
@@ -39,14 +41,17 @@ def _loads(v):
     return json.loads(v) if isinstance(v, str) else v
 
 
-def decide(ids, decision: str, user, commentaire: str = "") -> Outcome:
-    """Approve or reject suggestions that are still `to_review`; the others are refused, unchanged."""
+def decide(ids, decision: str, user, commentaire: str = "", motif: str | None = None) -> Outcome:
+    """Approve or reject suggestions that are still `to_review`; the others are refused, unchanged.
+    `motif` (a `MotifRejet` code, rejections only) is stored with each decision row."""
     from django.db import connection, transaction
 
-    from data_platform.webapp.suggestions.models import SuggestionDecision
+    from data_platform.webapp.suggestions.models import MotifRejet, SuggestionDecision
 
     if decision not in TARGET:
         raise ValueError(f"unknown decision {decision!r}")
+    if motif is not None and (decision != REJECT or motif not in MotifRejet.values):
+        raise ValueError(f"motif {motif!r}: one of {MotifRejet.values}, for a rejection only")
     ids = sorted({int(i) for i in ids})
     target = TARGET[decision]
     with transaction.atomic():
@@ -63,7 +68,7 @@ def decide(ids, decision: str, user, commentaire: str = "") -> Outcome:
         SuggestionDecision.objects.bulk_create([
             SuggestionDecision(suggestion_id=r["id"], decision=decision, user=user, username=user.get_username(),
                                statut_avant=TO_REVIEW, statut_apres=target, commentaire=commentaire,
-                               snapshot=snapshot(r))
+                               motif=motif, snapshot=snapshot(r))
             for r in rows])
     done = sorted(r["id"] for r in rows)
     refused = sorted(set(ids) - set(done))
@@ -72,6 +77,61 @@ def decide(ids, decision: str, user, commentaire: str = "") -> Outcome:
 
 class RemoveRefused(Exception):
     pass
+
+
+class UndoRefused(Exception):
+    def __init__(self, message: str, suggestion_id: int | None = None):
+        super().__init__(message)
+        self.suggestion_id = suggestion_id
+
+
+@dataclass
+class Undone:
+    suggestion_id: int
+    decision_id: int
+    message: str
+
+
+def undo(user, suggestion_id: int | None = None) -> Undone:
+    """Undo the last decision (of `suggestion_id`, else the last one `user` made anywhere): the suggestion goes
+    back to `to_review` with a conditional UPDATE (only while its status is still the one the decision set:
+    an approval being applied or applied is never undone), the decision row gets `annulee_le` and an `undo`
+    row records who undid what. Refused (UndoRefused, nothing changed) when there is nothing to undo, when the
+    last decision is not an approval or a rejection (a removed member is not put back: reject instead), or
+    when the suggestion moved on since (applied, applying, failed, stale)."""
+    from django.db import connection, transaction
+    from django.db.models.functions import Now
+
+    from data_platform.webapp.suggestions.models import SuggestionDecision, SuggestionStatut
+
+    labels = dict(SuggestionStatut.choices)
+    with transaction.atomic():
+        live = SuggestionDecision.objects.exclude(decision=UNDO).filter(annulee_le__isnull=True)
+        live = live.filter(suggestion_id=suggestion_id) if suggestion_id is not None else live.filter(user=user)
+        d = live.select_for_update().order_by("-decide_le", "-id").first()
+        if d is None:
+            raise UndoRefused("aucune décision à annuler", suggestion_id)
+        sid = d.suggestion_id
+        if d.decision not in TARGET:
+            raise UndoRefused(f"la dernière décision sur la suggestion {sid} est « {d.get_decision_display()} » : "
+                              "seules une approbation ou un rejet s'annulent", sid)
+        with connection.cursor() as cur:
+            cur.execute("update suggestion set statut = %s, modifie_le = now() where id = %s and statut = %s"
+                        " returning id", [TO_REVIEW, sid, d.statut_apres])
+            changed = cur.fetchone() is not None
+            if not changed:
+                cur.execute("select statut from suggestion where id = %s", [sid])
+                row = cur.fetchone()
+        if not changed:
+            now = labels.get(row[0], row[0]) if row else "supprimée"
+            raise UndoRefused(f"la suggestion {sid} n'est plus « {labels.get(d.statut_apres)} » (statut : {now}) :"
+                              " trop tard pour annuler", sid)
+        SuggestionDecision.objects.filter(pk=d.pk).update(annulee_le=Now())
+        SuggestionDecision.objects.create(
+            suggestion_id=sid, decision=UNDO, user=user, username=user.get_username(), statut_avant=d.statut_apres,
+            statut_apres=TO_REVIEW, commentaire=f"annule la décision {d.pk} ({d.get_decision_display().lower()})",
+            snapshot={"decision_annulee": d.pk, "decision": d.decision, "motif": d.motif})
+    return Undone(sid, d.pk, f"Décision annulée : la suggestion {sid} est de nouveau à revoir.")
 
 
 COORDINATES = {"latitude", "longitude"}  # one group: replaced together, never mixed
@@ -190,8 +250,9 @@ def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "
         s.changes = changes
         s.contexte = ctx
         s.sources = sorted({m.get("source") for m in ctx_members if m.get("source")})
-        scores = [p.get("score") for p in pairs if p.get("score") is not None]
-        s.score = min(scores) if scores else s.score
+        scored = [p for p in pairs if p.get("score") is not None]
+        weakest = min(scored, key=lambda p: (p["score"], p.get("id_a", ""), p.get("id_b", ""))) if scored else None
+        s.score = weakest["score"] if weakest else s.score
         s.empreinte_membres = members_key(new_membres)
         s.empreinte_donnees = data_fingerprints(_raw(connection), {"s": new_membres})["s"]
         s.statut = statut_apres
@@ -202,7 +263,11 @@ def remove_member(suggestion_id: int, member_id: str, user, commentaire: str = "
             snapshot={**before, "membre_retire": member_id, "retires": sorted(dropped)})
     msg = (f"{member_id} retiré ; la suggestion reste à revoir" if statut_apres == TO_REVIEW
            else f"{member_id} retiré ; plus rien à fusionner : suggestion rejetée")
-    return {"statut": statut_apres, "message": msg}
+    if weakest is not None and statut_apres == TO_REVIEW:
+        score = f"{weakest['score']:.3f}".replace(".", ",")
+        msg += f" ; score recalculé : {score} (paire la plus faible : {weakest.get('id_a')} – {weakest.get('id_b')})"
+    return {"statut": statut_apres, "message": msg, "score": s.score,
+            "paire_faible": [weakest.get("id_a"), weakest.get("id_b")] if weakest else None}
 
 
 def _raw(connection):

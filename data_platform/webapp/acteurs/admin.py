@@ -5,10 +5,22 @@ from data_platform.webapp.acteurs.models import Acteur, RevisionActeur
 from data_platform.webapp.suggestions.admin import ReadOnlyMixin
 
 
+class FrenchColumns:
+    """Column headers with their accents (the models' field names have none)."""
+
+    @admin.display(description="type d'acteur", ordering="acteur_type")
+    def type_acteur(self, obj):
+        return obj.acteur_type
+
+    @admin.display(description="modifié le (heure de Paris)", ordering="modifie_le")
+    def modifie(self, obj):
+        return obj.modifie_le
+
+
 @admin.register(Acteur)
-class ActeurAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("identifiant_unique", "nom", "source", "acteur_type", "code_postal", "ville", "statut",
-                    "modifie_le")
+class ActeurAdmin(FrenchColumns, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("identifiant_unique", "nom", "source", "type_acteur", "code_postal", "ville", "statut",
+                    "modifie")
     list_filter = ("statut", "source", "acteur_type")
     search_fields = ("=identifiant_unique", "nom", "siret", "code_postal")
     list_select_related = ("source", "acteur_type")
@@ -16,8 +28,8 @@ class ActeurAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(RevisionActeur)
-class RevisionActeurAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("identifiant_unique", "nom", "parent", "statut", "modifie_le")
+class RevisionActeurAdmin(FrenchColumns, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("identifiant_unique", "nom", "parent", "statut", "modifie")
     list_filter = ("statut",)
     search_fields = ("=identifiant_unique", "nom", "=parent__identifiant_unique")
     show_full_result_count = False
