@@ -69,7 +69,9 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=4)
     ap.add_argument("--concurrency", type=int, default=1, help="tasks at once per Celery worker")
     ap.add_argument("--reuse", action="store_true", help="keep the actors already in bench_executors")
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds per DAG run")
     args = ap.parse_args()
+    C.DAG_TEST_TIMEOUT = args.timeout
 
     url = use_bench_database("bench_executors", fresh=not args.reuse)
     if not args.reuse:

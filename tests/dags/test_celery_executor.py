@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIS = "/usr/bin/redis-server"
 ACTORS, SEED, BATCHES = 1200, 11, 4
 WORKERS = ("worker-1", "worker-2")
+DAG_TEST_TIMEOUT = 900  # seconds per DAG run (bench/bench_executors.py raises it for large sets)
 
 
 def _free_port(exclude: set[int]) -> int | None:
@@ -140,7 +141,7 @@ def _dag_test(env: dict, logs: Path, name: str) -> str:
     """`airflow dags test cluster_acteurs --use-executor`; the run's id (its cluster_run)."""
     result = subprocess.run([_airflow(), "dags", "test", "cluster_acteurs", "--use-executor",
                              "-c", json.dumps({"batches": BATCHES})],
-                            env=env, capture_output=True, text=True, timeout=900, cwd=ROOT, check=False)
+                            env=env, capture_output=True, text=True, timeout=DAG_TEST_TIMEOUT, cwd=ROOT, check=False)
     (logs / f"{name}.log").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, f"{name} failed:\n" + "\n".join((result.stdout + result.stderr).splitlines()[-80:])
     return name
