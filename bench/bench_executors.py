@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _db import generate_actors, use_bench_database  # noqa: E402
+from _db import generate_actors, use_bench_database
 
-from tests.dags import test_celery_executor as C  # noqa: E402
+from tests.dags import test_celery_executor as C
 
 
 def _batches(database_url: str, run_id: str) -> list[dict]:
