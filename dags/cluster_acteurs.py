@@ -35,17 +35,18 @@ def _mark_failed(context) -> None:
 def cluster_acteurs():
     @task
     def validate_params() -> str:
-        """Fails with a message naming the bad parameter before anything runs."""
-        from data_platform import pipeline
+        """Fails with a message naming the bad parameter before anything runs.
+
+        Triggered by ingestion's asset events: only the départements they touched (junk codes skipped
+        and reported in the log and the run's `asset_events`); none touched → a no-op run (`empty`)."""
+        from data_platform.assets import open_run
 
         ctx = get_current_context()
         cluster_run_id = ctx["run_id"]
-        departements: list[str] = []
-        for events in (ctx.get("triggering_asset_events") or {}).values():
-            for event in events:
-                departements.extend((event.extra or {}).get("departements", []))
-        pipeline.start_run(cluster_run_id, dict(ctx["params"]), dag_run_id=cluster_run_id,
-                           departements_from_assets=departements)
+        touched = open_run(cluster_run_id, dict(ctx["params"]), ctx.get("triggering_asset_events"),
+                           dag_run_id=cluster_run_id)
+        if touched is not None:
+            print(f"asset events: {touched.as_dict()}" + (f"; {touched.reason}" if touched.reason else ""))
         return cluster_run_id
 
     @task(pool="dbt")  # dbt builds run one at a time (the apply DAG rebuilds the displayed layer)

@@ -1,8 +1,9 @@
 """Nightly ingestion of ADEME's data-fair portals into `acteur` (issue 5).
 
 One mapped task per source (dynamic task mapping over the configured sources). Each source that
-changed `acteur` emits an event on the ACTEURS_INGESTED asset with the départements it touched,
-so that clustering can run on them only. A source whose dataset did not change, or whose feed
+changed `acteur` emits an event on the ACTEURS_INGESTED asset with the départements it touched
+(dbt's partitions before and after the change, `inconnu` included: data_platform.assets), so that
+clustering can run on them only. A source whose dataset did not change, or whose feed
 matches `acteur` already, is skipped (no event). Guards (mass deletion, lost column) fail the
 source's task with the reason; nothing of that source is applied.
 

@@ -52,6 +52,22 @@ def fail_run(run_id: str, error: str) -> None:
                     "where run_id = %s and status = 'running'", (str(error)[:10_000], run_id))
 
 
+def mark_empty(run_id: str, reason: str) -> None:
+    """A running run with nothing to do (e.g. asset events that touched no département) becomes
+    `empty`, the reason in `error`: every later stage does nothing, `finish` closes it with its report."""
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("update cluster_run set status = 'empty', error = %s where run_id = %s and status = 'running'",
+                    (str(reason)[:10_000], run_id))
+
+
+def record_asset_events(run_id: str, summary: dict) -> None:
+    """What the run's asset events asked for (`assets.Touched.as_dict()`: départements, ignored junk
+    codes), in `cluster_run.stage_seconds.asset_events` (the report's table of stages shows it)."""
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("update cluster_run set stage_seconds = stage_seconds || jsonb_build_object('asset_events', %s::jsonb) "
+                    "where run_id = %s", (json.dumps(summary), run_id))
+
+
 def _stage(fn):
     """A stage: any exception marks the run failed (with the stage and the error), then propagates."""
     @functools.wraps(fn)
@@ -121,6 +137,8 @@ def build_selection(run_id: str) -> dict:
     No actor selected: the run becomes `empty` and the later stages do nothing."""
     from data_platform.dbt_runner import run_dbt
 
+    if _is_empty(run_id):  # opened empty (mark_empty): no dbt build, no selection of all of France
+        return {"actors": 0, "partitions": 0}
     with timed(run_id, "select_normalize"):
         run_dbt(["build", *DBT_SELECT_SELECTION], vars={"run_id": run_id})
     with connect() as conn, conn.cursor() as cur:
@@ -214,12 +232,17 @@ def run_model_id(run_id: str) -> int | None:
 
 @_stage
 def plan(run_id: str, n_batches: int = DEFAULT_BATCHES) -> list[list[str]]:
+    """Balanced batches of the run's départements: as many as its `batches` parameter (the slots that
+    run them: workers × concurrency), else `n_batches` (DP_CLUSTER_BATCHES, default 4)."""
     from data_platform.cluster.partition import plan_batches
 
     if _is_empty(run_id):
         return []
+    n = load_params(run_id).batches or n_batches
     with connect() as conn:
-        return plan_batches(conn, run_id, n_batches)
+        batches = plan_batches(conn, run_id, n)
+    log.info("run %s: %d batch(es) of départements (asked for %d)", run_id, len(batches), n)
+    return batches
 
 
 @_stage
@@ -232,14 +255,30 @@ def cluster(run_id: str, departements: list[str]) -> dict:
     result = cluster_batch(run_id, departements, params)
     seconds = round(time.perf_counter() - start, 3)
     partitions = result.get("partition_seconds") or {}
+    # the peak memory of the process that ran the batch (a worker's task process), per batch
+    result["peak_rss_mb"] = peak = peak_rss_mb()
+    batch = ",".join(departements[:3]) + ("…" if len(departements) > 3 else "")
+    log.info("run %s: batch %s (%d départements) took %.1f s, peak RSS %.0f MB", run_id, batch,
+             len(departements), seconds, peak)
     with connect() as conn, conn.cursor() as cur:
         cur.execute(
             """update cluster_run set stage_seconds = stage_seconds
                  || jsonb_build_object('partitions', coalesce(stage_seconds->'partitions', '{}'::jsonb) || %s::jsonb)
                  || jsonb_build_object('cluster', coalesce((stage_seconds->>'cluster')::float, 0) + %s)
+                 || jsonb_build_object('batch_peak_rss_mb', coalesce(stage_seconds->'batch_peak_rss_mb', '{}'::jsonb)
+                                                            || jsonb_build_object(%s::text, %s))
                where run_id = %s""",
-            (json.dumps(partitions), seconds, run_id))
+            (json.dumps(partitions), seconds, batch, peak, run_id))
     return result
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (getrusage; Linux counts in KiB)."""
+    import resource
+    import sys
+
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kib / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 @_stage

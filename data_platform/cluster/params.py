@@ -195,6 +195,11 @@ class RunParams:
         "Les valeurs non vides d'un parent existant l'emportent sur celles de ses membres.")
     dry_run: bool = _param(
         False, "bool", "Exécution", "Simulation", "Calculer et produire le rapport sans écrire de suggestion.")
+    batches: int = _param(
+        0, "int", "Exécution", "Nombre de lots",
+        "Nombre de lots de départements (une tâche Airflow chacun, répartis sur les workers) : le nombre de "
+        "slots qui les exécutent, p. ex. workers × concurrence Celery ; 0 = DP_CLUSTER_BATCHES du déploiement "
+        "(4 par défaut). Les résultats ne dépendent pas du découpage.", minimum=0, maximum=256)
 
     # ------------------------------------------------------------ construction
 

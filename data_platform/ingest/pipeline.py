@@ -22,7 +22,6 @@ from psycopg2 import sql
 
 from data_platform import settings
 from data_platform.db.connection import connect, copy_rows
-from data_platform.geo import UNKNOWN_DEPARTEMENT, departement_from_postal_code
 from data_platform.ingest.cleaning import ACTEUR_COLUMNS, RowStats, clean_row
 from data_platform.ingest.client import DataFairClient, NotModified, RetryPolicy, http_date
 from data_platform.ingest.config import SourceConfig, load_sources
@@ -277,6 +276,10 @@ def _guard_deletions(cfg: SourceConfig, opts: IngestOptions, meta: dict, result:
 
 def _apply_diff(cur, result: SourceResult, present: int) -> None:
     """Set-based INSERT / UPDATE / mark SUPPRIME from _ingest_diff; the départements it touched."""
+    from data_platform.assets import touched_departements  # (airflow.sdk: imported only when applying)
+
+    # the départements to cluster again, by dbt's rule, before and after the change (read before the apply)
+    result.departements = touched_departements(cur)
     cols = ", ".join(UPDATABLE)
     cur.execute(f"""
         insert into acteur (identifiant_unique, source, {cols}, statut, cree_le, modifie_le)
@@ -298,11 +301,6 @@ def _apply_diff(cur, result: SourceResult, present: int) -> None:
     result.deleted = cur.rowcount
     if result.inserted + result.deleted > max(1000, present // 10):
         cur.execute("analyze acteur")  # a bulk change: keep the next source's diff plan right
-    # the départements to cluster again (a changed actor's old postal code is paired with its new city)
-    cur.execute("""select distinct cp, ville from _ingest_diff, unnest(array[code_postal, old_code_postal]) cp
-                   where cp <> ''""")
-    result.departements = sorted({d for cp, ville in cur.fetchall()
-                                  if (d := departement_from_postal_code(cp, ville)) != UNKNOWN_DEPARTEMENT})
 
 
 def _applied_message(result: SourceResult) -> str:

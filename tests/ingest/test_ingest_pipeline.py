@@ -226,10 +226,11 @@ def test_failure_inside_apply_rolls_everything_back(ingest_db, options, replay, 
     before = _snapshot(ingest_db)
     replay.set_version(1)
 
-    def boom(_cp, _ville):
+    def boom(_result):
         raise RuntimeError("simulated crash in the middle of the apply")
 
-    monkeypatch.setattr(pipeline, "departement_from_postal_code", boom)
+    # after the INSERT / UPDATE / mark SUPPRIME statements, before the state is recorded and committed
+    monkeypatch.setattr(pipeline, "_applied_message", boom)
     with pytest.raises(IngestError, match="simulated crash"):
         ingest_source(cfg, options())
     assert _snapshot(ingest_db) == before
