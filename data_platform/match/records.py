@@ -65,7 +65,7 @@ def from_json(payload) -> tuple[pd.DataFrame, list[RecordError]]:
     errors: list[RecordError] = []
     if not records:
         errors.append(RecordError(0, "records", "no record given"))
-    rows = []
+    rows, labels = [], []
     for n, rec in enumerate(records):
         if not isinstance(rec, dict):
             errors.append(RecordError(n, "", f"a JSON object is expected, not {type(rec).__name__}"))
@@ -90,9 +90,10 @@ def from_json(payload) -> tuple[pd.DataFrame, list[RecordError]]:
             if why:
                 errors.append(RecordError(n, key, why))
         rows.append(row)
+        labels.append(n)
     frame = _frame(rows)
-    errors += _nothing_to_match(frame, list(range(len(frame))))
-    return frame, errors
+    errors += _nothing_to_match(frame, labels)
+    return frame, sorted(errors, key=lambda e: e.record)
 
 
 def from_csv(path: str | Path) -> tuple[pd.DataFrame, list[RecordError]]:
@@ -133,7 +134,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
         if c in FLOAT_COLUMNS:
             frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(np.float64)
         else:
-            frame[c] = frame[c].fillna("").astype(str)
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), "").astype(str)
     return frame
 
 
