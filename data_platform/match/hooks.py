@@ -39,7 +39,7 @@ def after_ingest(source: str, applied_at, ingest_run_id: str, url: str | None = 
         from data_platform.match.suggest import suggest_new_actors
 
         out["suggest"] = suggest_new_actors(new, ingest_run_id, url=url)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.exception("match suggestions after ingesting %s failed", source)
         out["suggest"] = {"new": len(new), "error": f"{type(exc).__name__}: {exc}"}
     return out

@@ -111,11 +111,11 @@ def index_frame(raw: pd.DataFrame) -> pd.DataFrame:
     return out[COLUMNS]
 
 
-def derived_from(frame: pd.DataFrame) -> Derived:
-    """comparisons.Derived of index-shaped rows, from their precomputed columns (no recomputation); the term
-    frequencies are left empty (the caller sets the pairs' frequencies from the index)."""
-    col = {c: frame[c].fillna("").astype(str).to_numpy(dtype=object) for c in
-           ["nom_norm", "nom_commercial_norm", *DERIVED_COLUMNS]}
+def derived_from(cols) -> Derived:
+    """comparisons.Derived of index-shaped rows (a frame, or a dict of column arrays, text already str), from
+    their precomputed columns (no recomputation); the term frequencies are left empty (the caller sets the
+    pairs' frequencies from the index)."""
+    col = {c: np.asarray(cols[c], dtype=object) for c in ["nom_norm", "nom_commercial_norm", *DERIVED_COLUMNS]}
     return Derived(names=[col["nom_norm"], col["nom_commercial_norm"], col["nom_strip"], col["nom_commercial_strip"]],
                    phonetic=[col["phon_nom"], col["phon_nom_commercial"], col["phon_nom_strip"],
                              col["phon_nom_commercial_strip"]],
