@@ -26,10 +26,11 @@ from data_platform.cluster.scoring import details_json
 from data_platform.db.connection import connect, copy_dataframe, fetch_df
 from data_platform.match import index as ix
 from data_platform.match import search
+from data_platform.report.run_report import INGESTION_COHORT
 
 log = logging.getLogger(__name__)
 
-TYPE_ACTION = "ingestion"
+TYPE_ACTION = INGESTION_COHORT  # the run report counts these cohorts' suggestions
 LOCK = "data_platform.match.suggest"
 VALID_DEPARTEMENTS = set(DEPARTEMENT_LABELS) | {"975", "inconnu"}
 

@@ -57,6 +57,18 @@ def test_ingested_duplicate_yields_a_suggestion_in_its_own_cohort(db, ingest_db,
     assert sorted(membres) == sorted([dup, "cma_known1", *parent]) and len(parent) == 1
     assert _one(conn, "select count(*) from cluster_membership where run_id = 'match:second'") == (2,)
 
+    # the next clustering run's report counts the suggestions made at ingestion since the previous run
+    from data_platform.report.run_report import gather, render
+
+    with conn.cursor() as cur:
+        cur.execute("insert into cluster_run (run_id, dag_run_id, params, status, error, stage_seconds, report_path,"
+                    " started_at) values ('nightly', '', '{}', 'running', '', '{}', '', clock_timestamp())")
+    conn.commit()
+    data = gather(conn, "nightly")
+    assert data["at_ingestion"] == {"suggestions": 1, "cohorts": 1}
+    assert "suggérées dès l&#x27;ingestion" in render("nightly", data) or "suggérées dès l'ingestion" in render(
+        "nightly", data)
+
     # approved and applied: the two actors are now hidden behind their new parent, which the index knows
     with conn.cursor() as cur:
         cur.execute("update suggestion set statut = 'approved' where id = %s", (sid,))
