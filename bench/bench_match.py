@@ -9,6 +9,8 @@ actor's name at a third one's address, far away), and measures:
 - one record per call (`search.match_records` on a warm connection and model, as the API's process would), p50 and
   p95 over --singles calls after 20 warm-up calls;
 - a CSV of --csv-records records: `records.from_csv` + `match_records` (COPY into a temp table, one query).
+Besides wall times: the client's CPU time and the server backend's (from /proc, when the server runs here), which
+hold still when other programs load the machine, and the load average.
 Also the share of respelled records whose source actor is the top answer (a sanity check of the look-up, not the
 clustering's quality figures). Prints one JSON line. --reuse keeps the database and index of a previous run.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -49,6 +52,15 @@ def respelled(df, seed: int):
     out["expected"] = np.where(stranger, "", df["identifiant_unique"].to_numpy())
     out["identifiant_unique"] = [f"new_{k}" for k in range(len(out))]
     return out
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """utime + stime of process `pid` (Linux /proc), None when not readable (a server on another machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def main() -> int:
@@ -89,13 +101,19 @@ def main() -> int:
 
     with connect() as conn:
         _, model = search.load_model(conn)
+        with conn.cursor() as cur:
+            cur.execute("select pg_backend_pid()")
+            backend = cur.fetchone()[0]
         frame, errors = records.from_json(singles.drop(columns=["expected"]).to_dict("records"))
         assert not errors, errors[:3]
-        times, hits, want = [], 0, 0
+        times, cpu, server, hits, want = [], [], [], 0, 0
         for k in range(len(frame)):
-            t = time.perf_counter()
+            t, c, sv = time.perf_counter(), time.process_time(), _cpu_seconds(backend)
             answer = search.match_records(conn, frame.iloc[[k]], model=model)
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+            sv1 = _cpu_seconds(backend)
+            server.append(None if sv is None or sv1 is None else sv1 - sv)
             conn.rollback()
             exp = singles["expected"].iat[k]
             got = [m["identifiant_unique"] for m in answer["results"][0]["matches"]]
@@ -106,12 +124,21 @@ def main() -> int:
         figures["single_ms"] = {"p50": round(float(np.percentile(ms, 50)), 1),
                                 "p95": round(float(np.percentile(ms, 95)), 1),
                                 "max": round(float(ms.max()), 1), "calls": len(ms)}
+        cpu_ms = np.array(cpu[20:]) * 1000
+        figures["single_client_cpu_ms"] = {"p50": round(float(np.percentile(cpu_ms, 50)), 1),
+                                           "p95": round(float(np.percentile(cpu_ms, 95)), 1)}
+        if all(x is not None for x in server[20:]):  # clock ticks (10 ms): the mean is the figure
+            figures["single_server_cpu_ms_mean"] = round(float(np.mean(server[20:])) * 1000, 1)
+        figures["load_average"] = round(os.getloadavg()[0], 2)  # a shared machine: wall times follow it
         figures["single_top1_of_respelled"] = round(hits / max(want, 1), 4)
 
-        t = time.perf_counter()
+        t, c, sv = time.perf_counter(), time.process_time(), _cpu_seconds(backend)
         frame, errors = records.from_csv(path)
         answer = search.match_records(conn, frame, model=model)
         figures["csv_s"] = round(time.perf_counter() - t, 2)
+        figures["csv_client_cpu_s"] = round(time.process_time() - c, 2)
+        sv1 = _cpu_seconds(backend)
+        figures["csv_server_cpu_s"] = None if sv is None or sv1 is None else round(sv1 - sv, 2)
         figures["csv_records"] = len(frame)
         figures["csv_candidates"] = answer["candidates"]
         figures["csv_stage_s"] = answer["seconds"]
@@ -119,6 +146,7 @@ def main() -> int:
         top = np.array([(r["matches"][0]["identifiant_unique"] if r["matches"] else "") for r in answer["results"]])
         figures["csv_top1_of_respelled"] = round(float((top[exp != ""] == exp[exp != ""]).mean()), 4)
         figures["csv_strangers_matched"] = round(float((top[exp == ""] != "").mean()), 4)
+    figures["load_average_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(figures))
     return 0
 

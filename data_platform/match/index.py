@@ -87,28 +87,24 @@ def index_frame(raw: pd.DataFrame) -> pd.DataFrame:
     """Index rows (COLUMNS, frequencies 0) of raw consolidated rows (RAW_COLUMNS; missing ones empty): the
     normalized fields, the comparisons' derived inputs and the blocking keys. Also used for the records looked
     up, so both sides are derived by one function."""
-    df = raw.copy()
-    for c in RAW_COLUMNS:
-        if c not in df.columns:
-            df[c] = "" if c not in ("latitude", "longitude") else np.nan
+    missing = {c: np.nan if c in ("latitude", "longitude") else "" for c in RAW_COLUMNS if c not in raw.columns}
+    df = raw.assign(**missing) if missing else raw
     text = [c for c in RAW_COLUMNS if c not in ("latitude", "longitude", "est_parent")]
-    df[text] = df[text].fillna("").astype(str)
+    if df[text].isna().to_numpy().any():
+        df = df.assign(**{c: df[c].fillna("").astype(str) for c in text})
     df = normalize_frame(df.drop(columns=[c for c in NORM_COLUMNS if c in df.columns]))
     arr = Arrays.from_frame(df)
     der = derived(arr)
-    out = pd.DataFrame({c: df[c].to_numpy(dtype=object) for c in
-                        ["identifiant_unique", "source", "acteur_type", "nom", "nom_commercial", "adresse",
-                         "code_postal", "ville", *NORM_COLUMNS]})
-    out["est_parent"] = arr.est_parent
-    out["latitude"], out["longitude"] = arr.lat, arr.lon
-    for col, values in zip(DERIVED_COLUMNS, [der.names[2], der.names[3], *der.phonetic, der.house_number,
-                                             der.street, der.domain, der.ville,
-                                             _address_key(der.house_number, der.street)]):
-        out[col] = np.asarray(values, dtype=object)
-    out["nom_key"] = phonetic_fr(out["nom_norm"].to_numpy(dtype=object))
-    for c in FREQ_COLUMNS:
-        out[c] = 0
-    return out[COLUMNS]
+    cols = {c: df[c].to_numpy(dtype=object) for c in
+            ["identifiant_unique", "source", "acteur_type", "nom", "nom_commercial", "adresse", "code_postal",
+             "ville", *NORM_COLUMNS]}
+    cols.update(zip(DERIVED_COLUMNS, [der.names[2], der.names[3], *der.phonetic, der.house_number, der.street,
+                                      der.domain, der.ville, _address_key(der.house_number, der.street)]))
+    cols["nom_key"] = phonetic_fr(cols["nom_norm"])
+    cols.update(est_parent=arr.est_parent, latitude=arr.lat, longitude=arr.lon)
+    zeros = np.zeros(len(df), dtype=np.int64)
+    cols.update({c: zeros for c in FREQ_COLUMNS})
+    return pd.DataFrame({c: cols[c] for c in COLUMNS})
 
 
 def derived_from(cols) -> Derived:
