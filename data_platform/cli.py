@@ -180,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8001)
     s.set_defaults(func=cmd_admin)
 
+    from data_platform.match.cli import add_parsers as add_match_parsers
+
+    add_match_parsers(sub)  # match, match-index
+
     s = sub.add_parser("demo", help="the whole demo: database, data, pipeline, summary")
     s.add_argument("--actors", type=int, default=20000)
     s.add_argument("--seed", type=int, default=42)

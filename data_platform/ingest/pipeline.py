@@ -76,6 +76,7 @@ class SourceResult:
     fetch_seconds: float = 0.0            # download + clean + COPY into staging
     apply_seconds: float = 0.0            # diff + guards + apply
     seconds: float = 0.0
+    match: dict = field(default_factory=dict)  # data_platform.match.hooks.after_ingest: index refresh, suggestions
 
     @property
     def changed(self) -> bool:
@@ -405,7 +406,14 @@ def _stage_and_apply(cfg: SourceConfig, opts: IngestOptions, client: DataFairCli
     t0 = time.monotonic()
     with connect(url) as conn:
         _apply(conn, cfg, opts, meta, result)
+        with conn.cursor() as cur:  # the apply transaction's time: modifie_le of every row it wrote
+            cur.execute("select now()")
+            applied_at = cur.fetchone()[0]
     result.apply_seconds = round(time.monotonic() - t0, 3)
+    if result.changed:  # after the commit: the match index follows, new duplicates are suggested at once
+        from data_platform.match.hooks import after_ingest
+
+        result.match = after_ingest(cfg.code, applied_at, opts.run_id, url)
 
 
 def _record_failure(cfg: SourceConfig, url: str, result: SourceResult, exc: Exception) -> IngestError:

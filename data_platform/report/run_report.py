@@ -26,6 +26,8 @@ SCORE_BINS = 20
 MAX_SIZE_BAR = 15  # sizes above are grouped in one "16+" bar
 TOP_PARTITIONS = 15
 TOP_SUGGESTIONS = 20
+# type_action of the cohorts written at ingestion for new actors matching known ones (data_platform.match.suggest)
+INGESTION_COHORT = "ingestion"
 
 
 class UnknownRunError(LookupError):
@@ -106,8 +108,19 @@ def gather(conn, run_id: str) -> dict:
                        coalesce(contexte->'parent'->'data'->>'nom', '')
                 from suggestion where cohorte_id = %s
                 order by taille desc, score asc nulls first, id limit %s""", (cohort["id"], TOP_SUGGESTIONS))
+        # duplicates suggested at ingestion (match index) since the previous clustering run started
+        at_ingestion = _one(cur, """
+            select count(s.id) as suggestions, count(distinct c.id) as cohorts
+            from cluster_run r
+            join suggestion_cohorte c on c.type_action = %s and c.cree_le <= coalesce(r.started_at, now())
+            join suggestion s on s.cohorte_id = c.id
+            where r.run_id = %s and c.run_id <> r.run_id and c.cree_le > coalesce(
+                (select max(p.started_at) from cluster_run p where p.started_at < r.started_at
+                 and not exists (select 1 from suggestion_cohorte pc
+                                 where pc.run_id = p.run_id and pc.type_action = %s)), '-infinity')""",
+                            (INGESTION_COHORT, run_id, INGESTION_COHORT)) if run else None
     return {"run": run, "cohort": cohort, "sizes": sizes, "per_dep": per_dep, "scores": scores,
-            "statuses": statuses, "top": top, "planned": planned, "model": model}
+            "statuses": statuses, "top": top, "planned": planned, "model": model, "at_ingestion": at_ingestion}
 
 
 # ---------------------------------------------------------------- rendering
@@ -216,7 +229,9 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
              ("acteurs dans les changements (parents créés inclus)", compteurs.get("acteurs")),
              ("ignorées (déjà proposées)", (compteurs.get("skipped") or {}).get("pending")),
              ("ignorées (rejetées)", (compteurs.get("skipped") or {}).get("rejected")),
-             ("anciennes périmées", compteurs.get("stale"))]
+             ("anciennes périmées", compteurs.get("stale")),
+             ("suggérées dès l'ingestion depuis le run précédent",
+              (data.get("at_ingestion") or {}).get("suggestions"))]
     out.append('<div class="cards">' + "".join(
         f'<div class="card"><b>{fmt_number(v) if v is not None else "—"}</b>{esc(k)}</div>' for k, v in cards)
         + "</div>")

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "data_platform.webapp.acteurs",
     "data_platform.webapp.pipeline",
     "data_platform.webapp.suggestions",
+    "data_platform.webapp.api",  # POST /api/match (data_platform.match)
     "axes",  # login throttling (django-axes)
 ]
 

@@ -147,6 +147,7 @@ def apply_approved(conn_or_url=None, limit: int | None = None) -> dict:
     with _connection(conn_or_url) as conn:
         counts["recovered"] = recover_interrupted(conn)
         done, after = 0, 0
+        applied = []  # for the match index, refreshed after the loop (data_platform.match.hooks)
         try:
             while limit is None or done < limit:
                 batch = _candidates(conn, after, CANDIDATE_BATCH)
@@ -159,12 +160,20 @@ def apply_approved(conn_or_url=None, limit: int | None = None) -> dict:
                     if outcome is not None:
                         counts[outcome] += 1
                         done += 1
+                        if outcome == "applied":
+                            applied.append(candidate)
                 after = batch[-1][0]
         except BaseException:
             if not conn.closed:
                 with conn.cursor() as cur:
                     cur.execute("rollback")  # the explicit transaction of the suggestion under way
             raise
+        if applied:
+            from data_platform.match.hooks import after_apply
+
+            refreshed = after_apply(conn, applied)
+            if refreshed is not None:
+                counts["match_index"] = refreshed
     counts["seconds"] = round(time.monotonic() - started, 3)
     log.info("apply_approved: %s", counts)
     return counts
