@@ -106,8 +106,11 @@ def gather(conn, run_id: str) -> dict:
                        coalesce(contexte->'parent'->'data'->>'nom', '')
                 from suggestion where cohorte_id = %s
                 order by taille desc, score asc nulls first, id limit %s""", (cohort["id"], TOP_SUGGESTIONS))
+    from data_platform.report.national import gather_national
+
     return {"run": run, "cohort": cohort, "sizes": sizes, "per_dep": per_dep, "scores": scores,
-            "statuses": statuses, "top": top, "planned": planned, "model": model}
+            "statuses": statuses, "top": top, "planned": planned, "model": model,
+            "national": gather_national(conn, run_id)}
 
 
 # ---------------------------------------------------------------- rendering
@@ -252,6 +255,11 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     out.append("<h2>Par département</h2>")
     out.append(_section_departements(data["per_dep"], compteurs.get("departements") or {},
                                      stage_seconds.get("partitions"), cohort))
+
+    from data_platform.report.national import section_national
+
+    out.append("<h2>Doublons entre partitions</h2>")
+    out.append(section_national(data.get("national"), params))
 
     out.append("<h2>Histogrammes</h2>")
     out.append(_size_histogram(data["sizes"]))

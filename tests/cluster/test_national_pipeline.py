@@ -72,3 +72,14 @@ def test_the_channel_off_finds_nothing_across_partitions(db):
     summary = pipeline.run_all("nat_off", {"national": False})
     assert summary["national"] == {"skipped": True}
     assert _suggestions(db, "nat_off") == []
+
+
+def test_report_counts_pairs_across_partitions(db):
+    from data_platform.report.national import gather_national
+    from data_platform.report.run_report import default_path
+
+    insert_acteurs(db, _rows())
+    pipeline.run_all("nat_report")
+    assert gather_national(db, "nat_report") == {"clusters": 1, "actors": 2, "pairs": 1, "pairs_inconnu": 1}
+    page = default_path("nat_report").read_text(encoding="utf-8")
+    assert "Doublons entre partitions" in page and "paires entre deux partitions : <b>1</b>" in page
