@@ -79,8 +79,8 @@ LSH_MIN_SHINGLES = 4    # shorter texts are too common to key on
 LSH_MAX_DF = 0.005      # shingles of more than this share of the texts are dropped (and of LSH_MAX_DF_ROWS)
 LSH_MAX_DF_ROWS = 100
 LSH_MAX_DISTANCE_M = 1000.0  # an LSH pair of two located actors farther apart is dropped
-_PRIME = (1 << 31) - 1
 _HASH_FEATURES = 1 << 22
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 # ---------------------------------------------------------------- candidates across partitions
@@ -110,7 +110,7 @@ def minhash_bands(texts, bands: int = LSH_BANDS, rows: int = LSH_ROWS, seed: int
     """n × bands int64 LSH band codes of the texts' character 3-grams (-1: too few shingles).
 
     Shingles are hashed by HashingVectorizer (its column = the shingle's hash); MinHash value k of a
-    row = min over its shingles of (a_k · h + b_k) mod 2³¹−1 (universal hashing, deterministic seed),
+    row = min over its shingles of a multiply-shift hash h_k (deterministic seed),
     one vectorized reduction per hash; a band's code combines its `rows` values."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
@@ -133,18 +133,21 @@ def minhash_bands(texts, bands: int = LSH_BANDS, rows: int = LSH_ROWS, seed: int
         return out
     x = x[ok]
     starts = x.indptr[:-1]
-    h = x.indices.astype(np.int64)
+    h = x.indices.astype(np.uint64)
     rng = np.random.default_rng(seed)
-    a = rng.integers(1, _PRIME, bands * rows, dtype=np.int64)
-    b = rng.integers(0, _PRIME, bands * rows, dtype=np.int64)
+    # multiply-shift hashing (Dietzfelbinger): the high 32 bits of a·h + b mod 2⁶⁴, a odd; no modulo
+    a = rng.integers(0, 1 << 63, bands * rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 1 << 63, bands * rows, dtype=np.uint64)
+    shift = np.uint64(32)
     rows_ok = np.flatnonzero(ok)
-    for band in range(bands):
-        code = np.zeros(len(rows_ok), np.int64)
-        for r in range(rows):
-            k = band * rows + r
-            sig = np.minimum.reduceat((a[k] * h + b[k]) % _PRIME, starts)
-            code = code * np.int64(1_000_003) + sig  # wraps around: a hash of the band's values
-        out[rows_ok, band] = pd.factorize(code)[0]
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            code = np.zeros(len(rows_ok), np.uint64)
+            for r in range(rows):
+                k = band * rows + r
+                sig = np.minimum.reduceat((a[k] * h + b[k]) >> shift, starts)
+                code = code * _MIX + sig  # mod 2⁶⁴: a hash of the band's values
+            out[rows_ok, band] = pd.factorize(code)[0]
     return out
 
 

@@ -65,7 +65,7 @@ def test_blank_and_typo_postal_codes_join_the_located_record(make_selection):
     # the cluster spans three partitions; each member keeps its own; every pair is stored
     assert sorted(members.loc[members["cluster_id"] == cid, "departement"]) == ["13", "75", "inconnu"]
     assert len(pairs[pairs["cluster_id"] == cid]) == 3
-    assert cid.startswith("13_") or cid.startswith("75_")
+    assert cid.startswith("13_")  # one member in 75, one in 13: the tie goes to the smaller code
     assert stats["clusters_across"] == 1 and stats["pairs_with_inconnu"] == 2
 
 
