@@ -338,6 +338,15 @@ def national_frame(df: pd.DataFrame, memberships: pd.DataFrame, params: RunParam
     unknown = int(np.flatnonzero(part_names == UNKNOWN_DEPARTEMENT)[0]) if UNKNOWN_DEPARTEMENT in part_names else -1
     keys: dict = {}
     ci, cj = cross_partition_pairs(full, part_full, keys) if len(part_names) > 1 else (np.empty(0, np.int64),) * 2
+    # reviewers' must-links across partitions are candidates (and edges) too
+    must_full = link_rows(full, links).get("must")
+    must_keys = np.empty(0, np.int64)
+    if must_full is not None:
+        ma, mb = np.minimum(*must_full), np.maximum(*must_full)
+        across = part_full[ma] != part_full[mb]
+        must_keys = np.unique(ma[across] * len(full) + mb[across])
+        key = np.union1d(ci * len(full) + cj, must_keys)
+        ci, cj = key // len(full), key % len(full)
     stats.update({"cross_candidates": len(ci), "keys": keys,
                   "candidates_seconds": round(time.perf_counter() - t0, 3)})
     if not len(ci):
@@ -363,6 +372,7 @@ def national_frame(df: pd.DataFrame, memberships: pd.DataFrame, params: RunParam
         cannot_keys = set((np.minimum(ca, cb) * len(sub) + np.maximum(ca, cb)).tolist())
     edge = (scored.score >= params.threshold) & ~cannot_link(sub.source, sub.est_parent, a, b,
                                                              params.allow_same_source)
+    edge |= np.isin(ci * len(full) + cj, must_keys)
     if cannot_keys:
         edge &= ~np.isin(a * len(sub) + b, np.fromiter(cannot_keys, np.int64))
     stats.update({"cross_edges": int(edge.sum()), "scoring_seconds": round(time.perf_counter() - t1, 3)})

@@ -139,3 +139,24 @@ def test_postal_code_faults():
     assert (out.loc[kinds == "", "code_postal"] == df.loc[kinds == "", "code_postal"]).all()
     again, _ = postal_code_faults(df, rate=0.12, seed=3)
     pd.testing.assert_frame_equal(out, again)
+
+
+def test_reviewer_links_across_partitions(make_selection):
+    """A reviewer's must-link joins two partitions; a cannot-link keeps a cross pair apart."""
+    rows = _fillers() + [
+        _place("refashion_a", "refashion", "75011", "75"),
+        _place("ecosystem_b", "ecosystem", "", "inconnu"),
+        {"identifiant_unique": "corepile_x", "source": "corepile", "nom_norm": "atelier velo", "adresse_norm": "",
+         "ville_norm": "nice", "code_postal_norm": "06000", "departement": "06"},
+        {"identifiant_unique": "ecosystem_y", "source": "ecosystem", "nom_norm": "cycles du port", "adresse_norm": "",
+         "ville_norm": "nice", "code_postal_norm": "", "departement": "inconnu"},
+    ]
+    df = make_selection(rows)
+    model = default_model()
+    m, _ = cluster_frame(df, RunParams(), model=model)
+    cannot = pd.DataFrame({"id_a": ["ecosystem_b"], "id_b": ["refashion_a"]})
+    must = pd.DataFrame({"id_a": ["corepile_x"], "id_b": ["ecosystem_y"]})
+    nm, pairs, _ = national_frame(df, m[["cluster_id", "identifiant_unique"]], RunParams(), model,
+                                  links=(cannot, must))
+    assert _clusters(nm) == {("corepile_x", "ecosystem_y")}
+    assert len(pairs) == 1
