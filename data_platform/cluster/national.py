@@ -154,7 +154,8 @@ def minhash_bands(texts, bands: int = LSH_BANDS, rows: int = LSH_ROWS, seed: int
 def cross_partition_pairs(arr: Arrays, part: np.ndarray, stats: dict | None = None
                           ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs (i < j, unique, sorted) of rows of different partitions (`part`: int code per
-    row): coordinate grids, SIRET, phone, MinHash LSH of name + street."""
+    row): coordinate grids, SIRET, phone, street and phonetic name within a city, MinHash LSH of
+    name + street + city."""
     n = len(arr)
     by_name = text_ranks(arr.nom)
     keys = {f"grille_{k}": (grid_codes(arr.lat, arr.lon, GRID_CELL_M, shift), by_name)
