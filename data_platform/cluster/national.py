@@ -218,22 +218,24 @@ class NationalScorer:
         self.part = part_full[rows]
         self.size = np.bincount(part_full).astype(np.int64)
         self.unknown = unknown
-        self._address_keys = None
+        self._tables: dict = {}
 
     def home(self, i, j) -> np.ndarray:
         return home_partition(self.part[i], self.part[j], self.size, self.unknown)
 
-    def _counts(self, values: np.ndarray, home: np.ndarray, full_values: list[np.ndarray]) -> np.ndarray:
-        """Rows of partition `home` holding `values` (a row counts once per distinct value)."""
-        wanted = pd.unique(values)
-        cols = []
-        for k, col in enumerate(full_values):
-            keep = np.isin(col, wanted) & (col != "")
-            if k:
-                keep &= col != full_values[0]
-            cols.append(pd.DataFrame({"p": self.part_full[keep], "v": col[keep]}))
-        counts = pd.concat(cols, ignore_index=True).groupby(["p", "v"]).size()
-        return counts.reindex(pd.MultiIndex.from_arrays([home, values])).fillna(0).to_numpy(np.float64)
+    def _counts(self, values: np.ndarray, home: np.ndarray, which: str) -> np.ndarray:
+        """Rows of partition `home` holding `values` (a row counts once per distinct value); the
+        counts of the whole selection, one groupby per kind computed once (`which`: names, addresses)."""
+        table = self._tables.get(which)
+        if table is None:
+            if which == "names":
+                cols = [self.full.nom, np.where(self.full.nom_commercial != self.full.nom, self.full.nom_commercial, "")]
+            else:
+                cols = [_address_key(*split_address(self.full.adresse))]
+            frame = pd.concat([pd.DataFrame({"p": self.part_full, "v": c}) for c in cols], ignore_index=True)
+            table = frame[frame["v"] != ""].groupby(["p", "v"]).size()
+            self._tables[which] = table
+        return table.reindex(pd.MultiIndex.from_arrays([home, values])).fillna(0).to_numpy(np.float64)
 
     def compare(self, arr: Arrays, i, j):
         compared = self.base.compare(arr, i, j)
@@ -256,15 +258,13 @@ class NationalScorer:
             nom_a, nc_a = der.names[0][a], der.names[1][a]
             nom_b, nc_b = der.names[0][b], der.names[1][b]
             value = np.where((nom_a != "") & ((nom_a == nom_b) | (nom_a == nc_b)), nom_a, nc_a)
-            counts = self._counts(value, home[exact], [self.full.nom, self.full.nom_commercial])
+            counts = self._counts(value, home[exact], "names")
             tf[exact, 0] = counts / self.size[home[exact]]
         same = ~np.isnan(tf[:, 1])
         if same.any():
-            if self._address_keys is None:
-                self._address_keys = _address_key(*split_address(self.full.adresse))
             a = compared.i[same]
             value = _address_key(der.house_number[a], der.street[a])
-            counts = self._counts(value, home[same], [self._address_keys])
+            counts = self._counts(value, home[same], "addresses")
             tf[same, 1] = counts / self.size[home[same]]
         compared.tf = tf
         return compared
