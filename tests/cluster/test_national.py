@@ -160,3 +160,26 @@ def test_reviewer_links_across_partitions(make_selection):
                                   links=(cannot, must))
     assert _clusters(nm) == {("corepile_x", "ecosystem_y")}
     assert len(pairs) == 1
+
+
+def test_a_pair_of_one_partition_scores_as_in_its_partition(make_selection):
+    """The home partition's context: size and value frequencies of the partition, not of the selection."""
+    from data_platform.cluster.model import ModelScorer
+    from data_platform.cluster.national import NationalScorer
+    from data_platform.cluster.partition import prepare
+    from data_platform.cluster.scoring import Arrays
+
+    rows = _fillers() + [_place("refashion_a", "refashion", "75011", "75"),
+                         _place("corepile_d", "corepile", "75011", "75", latitude="48.86001")]
+    df = make_selection(rows)
+    base = ModelScorer(default_model(), RunParams().scoring)
+    full = prepare(df)
+    part_full = pd.factorize(full.frame["departement"], sort=True)[0]
+    in75 = np.flatnonzero(full.frame["departement"].to_numpy() == "75")
+    alone = prepare(df[df["departement"] == "75"])
+    a, b = (int(np.flatnonzero(alone.ids == x)[0]) for x in ("corepile_d", "refashion_a"))
+    expected = base.score(alone, base.compare(alone, [a], [b])).score
+    sub = Arrays.from_frame(full.frame.iloc[in75])
+    scorer = NationalScorer(base, full, part_full, in75, unknown=-1)
+    got = scorer.score_pairs(sub, [a], [b]).score
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
