@@ -76,6 +76,14 @@ def cluster_acteurs():
 
         return pipeline.cluster(get_current_context()["run_id"], departements)
 
+    @task(trigger_rule="none_failed")  # after every mapped batch (none for an empty selection)
+    def cluster_across_partitions(cluster_run_id: str, _clustered: list[dict]) -> str:
+        """Duplicates across partitions, `inconnu` included (run parameter `national`)."""
+        from data_platform import pipeline
+
+        print(pipeline.cluster_national(cluster_run_id))
+        return cluster_run_id
+
     @task(trigger_rule="none_failed", pool="dbt")  # an empty selection maps no cluster task: still close the run
     def choose_parents(cluster_run_id: str, _clustered: list[dict]) -> str:
         from data_platform import pipeline
@@ -101,7 +109,7 @@ def cluster_acteurs():
     cluster_run_id = validate_params()
     selected = select_and_normalize(cluster_run_id)
     clustered = cluster_partitions.expand(departements=plan_batches(train_model(selected)))
-    parents = choose_parents(selected, clustered)
+    parents = choose_parents(cluster_across_partitions(selected, clustered), clustered)
     report(parents, write_suggestions(parents))
 
 

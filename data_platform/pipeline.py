@@ -282,6 +282,23 @@ def peak_rss_mb() -> float:
 
 
 @_stage
+def cluster_national(run_id: str) -> dict:
+    """After every partition batch: duplicates across partitions (`inconnu` included), regrouped with
+    the clusters they touch (data_platform.cluster.national); off with the run parameter `national`."""
+    from data_platform.cluster.national import cluster_national as run_national
+
+    if _is_empty(run_id):
+        return {}
+    params = load_params(run_id)
+    if not params.national:
+        return {"skipped": True}
+    with timed(run_id, "national"):
+        result = run_national(run_id, params)
+    log.info("run %s: national channel %s", run_id, {k: v for k, v in result.items() if k != "keys"})
+    return result
+
+
+@_stage
 def build_parents(run_id: str) -> dict:
     """dbt: parent choice, parent data and the typed changes, for all clusters at once."""
     from data_platform.dbt_runner import run_dbt
@@ -340,6 +357,7 @@ def run_all(run_id: str, raw_params: dict | None = None, n_batches: int = DEFAUL
     summary["model"] = train_model(run_id)
     results = [cluster(run_id, batch) for batch in plan(run_id, n_batches)]
     summary["clusters"] = sum(int(r.get("clusters", 0)) for r in results)
+    summary["national"] = cluster_national(run_id)
     summary["changes"] = build_parents(run_id)
     summary["suggestions"] = write(run_id)
     summary.update(finish(run_id, summary["suggestions"]))

@@ -183,6 +183,12 @@ class RunParams:
         0.0, "number", "Rapprochement", "Distance maximale (m)",
         "Deux acteurs (tous deux géolocalisés) plus éloignés que cette distance en mètres ne correspondent "
         "jamais (0 = désactivé).", minimum=0, maximum=1_000_000)
+    national: bool = _param(
+        True, "bool", "Rapprochement", "Comparer aussi entre partitions",
+        "Après les partitions par département, chercher les doublons dont les deux acteurs sont dans deux "
+        "partitions différentes (« inconnu » compris : code postal vide, erroné ou d'un autre département) : "
+        "coordonnées à moins de ~75 m, même SIRET ou téléphone, nom + rue presque identiques ; mêmes "
+        "comparaisons, même modèle, mêmes règles de regroupement (data_platform.cluster.national).")
     parent_source_priority: tuple[str, ...] = _param(
         DEFAULT_PARENT_PRIORITY, "ordered", "Parents", "Priorité des sources pour les données du parent",
         "Sources par ordre de confiance pour choisir les données du parent, une par ligne, la plus fiable "

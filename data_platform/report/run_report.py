@@ -119,8 +119,11 @@ def gather(conn, run_id: str) -> dict:
                  and not exists (select 1 from suggestion_cohorte pc
                                  where pc.run_id = p.run_id and pc.type_action = %s)), '-infinity')""",
                             (INGESTION_COHORT, run_id, INGESTION_COHORT)) if run else None
+    from data_platform.report.national import gather_national
+
     return {"run": run, "cohort": cohort, "sizes": sizes, "per_dep": per_dep, "scores": scores,
-            "statuses": statuses, "top": top, "planned": planned, "model": model, "at_ingestion": at_ingestion}
+            "statuses": statuses, "top": top, "planned": planned, "model": model, "at_ingestion": at_ingestion,
+            "national": gather_national(conn, run_id)}
 
 
 # ---------------------------------------------------------------- rendering
@@ -267,6 +270,11 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     out.append("<h2>Par département</h2>")
     out.append(_section_departements(data["per_dep"], compteurs.get("departements") or {},
                                      stage_seconds.get("partitions"), cohort))
+
+    from data_platform.report.national import section_national
+
+    out.append("<h2>Doublons entre partitions</h2>")
+    out.append(section_national(data.get("national"), params))
 
     out.append("<h2>Histogrammes</h2>")
     out.append(_size_histogram(data["sizes"]))

@@ -1,0 +1,185 @@
+"""The national channel (data_platform.cluster.national): duplicates across partitions, `inconnu`
+included, regrouped with the clusters already formed; in memory and through the whole pipeline."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data_platform.cluster.model import default_model
+from data_platform.cluster.national import home_partition, national_frame
+from data_platform.cluster.params import RunParams
+from data_platform.cluster.partition import cluster_frame
+from data_platform.generate.faults import FAULT_KINDS, postal_code_faults
+
+
+def _place(uid, source, cp, dept, **extra):
+    row = {"identifiant_unique": uid, "source": source, "nom_norm": "ressourcerie la fabrique",
+           "adresse_norm": "12 rue victor hugo", "ville_norm": "paris", "code_postal_norm": cp,
+           "latitude": "48.86000", "longitude": "2.38000", "departement": dept}
+    row.update(extra)
+    return row
+
+
+def _fillers(n=24):
+    """Unrelated actors, so that each partition has a realistic size and no filler matches another."""
+    streets = ["avenue foch", "rue pasteur", "boulevard voltaire", "rue de la paix", "place carnot", "quai sud"]
+    names = ["garage", "cordonnerie", "pharmacie", "boulangerie", "librairie", "fleuriste"]
+    rows = []
+    for k in range(n):
+        rows.append({"identifiant_unique": f"refashion_f{k:02d}", "source": "refashion",
+                     "nom_norm": f"{names[k % 6]} {['martin', 'durand', 'petit', 'leroy'][k % 4]}",
+                     "adresse_norm": f"{k + 1} {streets[k % 6]}", "ville_norm": ["paris", "marseille", "lyon"][k % 3],
+                     "code_postal_norm": ["75011", "13001", "69003"][k % 3],
+                     "latitude": str(44.0 + k * 0.13), "longitude": str(1.0 + k * 0.11),
+                     "departement": ["75", "13", "69"][k % 3]})
+    return rows
+
+
+def _run(make_selection, rows, params=None):
+    params = params or RunParams()
+    df = make_selection(rows)
+    model = default_model()
+    m, p = cluster_frame(df, params, model=model)
+    stats: dict = {}
+    nm, npairs, replaced = national_frame(df, m[["cluster_id", "identifiant_unique"]], params, model, stats=stats)
+    # the stage's result: partition clusters it replaces dropped, its own added
+    keep = ~m["identifiant_unique"].isin(replaced["actors"]) & ~m["cluster_id"].isin(replaced["clusters"])
+    final = pd.concat([m[keep], nm], ignore_index=True)
+    pairs = pd.concat([p[~p["cluster_id"].isin(replaced["clusters"])], npairs], ignore_index=True)
+    return final, pairs, stats
+
+
+def _clusters(members: pd.DataFrame) -> set:
+    return {tuple(sorted(g)) for _, g in members.groupby("cluster_id")["identifiant_unique"]}
+
+
+def test_blank_and_typo_postal_codes_join_the_located_record(make_selection):
+    rows = _fillers() + [
+        _place("refashion_a", "refashion", "75011", "75"),
+        _place("ecosystem_b", "ecosystem", "", "inconnu", latitude="48.86004", longitude="2.38005"),
+        _place("corepile_c", "corepile", "13011", "13", adresse_norm="12 r victor hugo", latitude="48.86002"),
+    ]
+    members, pairs, stats = _run(make_selection, rows)
+    assert ("corepile_c", "ecosystem_b", "refashion_a") in _clusters(members)
+    cid = members.loc[members["identifiant_unique"] == "refashion_a", "cluster_id"].iloc[0]
+    # the cluster spans three partitions; each member keeps its own; every pair is stored
+    assert sorted(members.loc[members["cluster_id"] == cid, "departement"]) == ["13", "75", "inconnu"]
+    assert len(pairs[pairs["cluster_id"] == cid]) == 3
+    assert cid.startswith("13_")  # one member in 75, one in 13: the tie goes to the smaller code
+    assert stats["clusters_across"] == 1 and stats["pairs_with_inconnu"] == 2
+
+
+def test_two_records_blank_and_typo_only(make_selection):
+    """The issue's case: two records of one place, neither with its true postal code."""
+    rows = _fillers() + [
+        _place("ecosystem_b", "ecosystem", "", "inconnu"),
+        _place("corepile_c", "corepile", "13011", "13", latitude="48.86003", longitude="2.38004"),
+    ]
+    members, _, _ = _run(make_selection, rows)
+    assert ("corepile_c", "ecosystem_b") in _clusters(members)
+
+
+def test_chain_with_one_siren_in_two_towns_is_not_merged(make_selection):
+    rows = _fillers() + [
+        {"identifiant_unique": "refashion_n1", "source": "refashion", "nom_norm": "norauto",
+         "adresse_norm": "5 avenue foch", "ville_norm": "lyon", "code_postal_norm": "69003",
+         "siret_norm": "55555555500011", "siren_norm": "555555555", "telephone_norm": "0800123456",
+         "latitude": "45.7600", "longitude": "4.8500", "departement": "69"},
+        {"identifiant_unique": "ecosystem_n2", "source": "ecosystem", "nom_norm": "norauto",
+         "adresse_norm": "8 rue pasteur", "ville_norm": "lille", "code_postal_norm": "59000",
+         "siret_norm": "55555555500029", "siren_norm": "555555555", "telephone_norm": "0800123456",
+         "latitude": "50.6300", "longitude": "3.0600", "departement": "59"},
+    ]
+    members, _, stats = _run(make_selection, rows)
+    assert stats["cross_candidates"] >= 1  # the shared phone made them candidates: the model says no
+    assert not set(members["identifiant_unique"]) & {"refashion_n1", "ecosystem_n2"}
+
+
+def test_cross_pair_joins_an_existing_partition_cluster(make_selection):
+    rows = _fillers() + [
+        _place("refashion_a", "refashion", "75011", "75"),
+        _place("corepile_d", "corepile", "75011", "75", latitude="48.86001"),
+        _place("ecosystem_b", "ecosystem", "", "inconnu", latitude="48.86004", longitude="2.38005"),
+    ]
+    members, pairs, stats = _run(make_selection, rows)
+    assert ("corepile_d", "ecosystem_b", "refashion_a") in _clusters(members)
+    assert stats["touched_clusters"] == 1
+    cid = members.loc[members["identifiant_unique"] == "ecosystem_b", "cluster_id"].iloc[0]
+    assert cid.startswith("75_")  # the most frequent real département
+    assert len(pairs[pairs["cluster_id"] == cid]) == 3
+
+
+def test_deterministic(make_selection):
+    rows = _fillers() + [
+        _place("refashion_a", "refashion", "75011", "75"),
+        _place("ecosystem_b", "ecosystem", "", "inconnu"),
+        _place("corepile_c", "corepile", "13011", "13"),
+    ]
+    first = _run(make_selection, rows)
+    second = _run(make_selection, list(reversed(rows)))
+    for a, b in zip(first[:2], second[:2]):
+        cols = list(a.columns)
+        pd.testing.assert_frame_equal(a.sort_values(cols[:3]).reset_index(drop=True),
+                                      b.sort_values(cols[:3]).reset_index(drop=True))
+
+
+def test_home_partition():
+    size = np.array([10, 50, 50, 5])  # partition 3 = inconnu
+    pi, pj = np.array([0, 0, 1, 2, 3]), np.array([0, 3, 2, 1, 1])
+    assert home_partition(pi, pj, size, unknown=3).tolist() == [0, 0, 1, 1, 1]
+
+
+def test_postal_code_faults():
+    df = pd.DataFrame({"code_postal": ["01000", "75011", "13001", "69003"] * 500, "nom": "x"})
+    out, kinds = postal_code_faults(df, rate=0.12, seed=3)
+    assert 0.09 < (kinds != "").mean() < 0.15
+    assert set(kinds[kinds != ""]) <= set(FAULT_KINDS) and len(set(kinds[kinds != ""])) == 5
+    typo = kinds == "typo_departement"
+    assert (out.loc[typo, "code_postal"].str[:2] != df.loc[typo, "code_postal"].str[:2]).all()
+    assert (out.loc[kinds == "", "code_postal"] == df.loc[kinds == "", "code_postal"]).all()
+    again, _ = postal_code_faults(df, rate=0.12, seed=3)
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_reviewer_links_across_partitions(make_selection):
+    """A reviewer's must-link joins two partitions; a cannot-link keeps a cross pair apart."""
+    rows = _fillers() + [
+        _place("refashion_a", "refashion", "75011", "75"),
+        _place("ecosystem_b", "ecosystem", "", "inconnu"),
+        {"identifiant_unique": "corepile_x", "source": "corepile", "nom_norm": "atelier velo", "adresse_norm": "",
+         "ville_norm": "nice", "code_postal_norm": "06000", "departement": "06"},
+        {"identifiant_unique": "ecosystem_y", "source": "ecosystem", "nom_norm": "cycles du port", "adresse_norm": "",
+         "ville_norm": "nice", "code_postal_norm": "", "departement": "inconnu"},
+    ]
+    df = make_selection(rows)
+    model = default_model()
+    m, _ = cluster_frame(df, RunParams(), model=model)
+    cannot = pd.DataFrame({"id_a": ["ecosystem_b"], "id_b": ["refashion_a"]})
+    must = pd.DataFrame({"id_a": ["corepile_x"], "id_b": ["ecosystem_y"]})
+    nm, pairs, _ = national_frame(df, m[["cluster_id", "identifiant_unique"]], RunParams(), model,
+                                  links=(cannot, must))
+    assert _clusters(nm) == {("corepile_x", "ecosystem_y")}
+    assert len(pairs) == 1
+
+
+def test_a_pair_of_one_partition_scores_as_in_its_partition(make_selection):
+    """The home partition's context: size and value frequencies of the partition, not of the selection."""
+    from data_platform.cluster.model import ModelScorer
+    from data_platform.cluster.national import NationalScorer
+    from data_platform.cluster.partition import prepare
+    from data_platform.cluster.scoring import Arrays
+
+    rows = _fillers() + [_place("refashion_a", "refashion", "75011", "75"),
+                         _place("corepile_d", "corepile", "75011", "75", latitude="48.86001")]
+    df = make_selection(rows)
+    base = ModelScorer(default_model(), RunParams().scoring)
+    full = prepare(df)
+    part_full = pd.factorize(full.frame["departement"], sort=True)[0]
+    in75 = np.flatnonzero(full.frame["departement"].to_numpy() == "75")
+    alone = prepare(df[df["departement"] == "75"])
+    a, b = (int(np.flatnonzero(alone.ids == x)[0]) for x in ("corepile_d", "refashion_a"))
+    expected = base.score(alone, base.compare(alone, [a], [b])).score
+    sub = Arrays.from_frame(full.frame.iloc[in75])
+    scorer = NationalScorer(base, full, part_full, in75, unknown=-1)
+    got = scorer.score_pairs(sub, [a], [b]).score
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
