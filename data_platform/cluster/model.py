@@ -373,61 +373,126 @@ def model_from_json(data: dict):
 
 class LogisticMatcher:
     """Regularized logistic regression on one-hot comparison levels, the term-frequency log-weights
-    of the exact levels and the log2 prior of the pair's partition (labels exist)."""
+    of the exact levels and the log2 prior of the pair's partition (labels exist).
+
+    With a `base` Fellegi–Sunter model (the zero-label EM model: `fit(..., base=em)`), the sum of the
+    base's Bayes factors is one more feature, scaled by BASE_SCALE so that the regularization barely
+    touches it: the labels then adjust EM's evidence (a level worth more or less than EM said, the
+    offset of the decision) instead of relearning it from a hundred pairs — dedupe's and Splink's idea
+    of a prior model corrected by labels. Its contribution is spread over the comparisons in
+    proportion to their Bayes factors (the waterfall stays exact). `base` is saved inside the JSON."""
     kind = "logistic"
 
-    def __init__(self, coef: np.ndarray, intercept: float, C: float, info: dict | None = None):
+    def __init__(self, coef: np.ndarray, intercept: float, C: float, info: dict | None = None,
+                 base: FellegiSunter | None = None):
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = float(intercept)
         self.C = float(C)
         self.info = dict(info or {})
+        self.base = base
 
     @staticmethod
-    def features(compared: Compared, partition_size) -> np.ndarray:
+    def features(compared: Compared, partition_size, base: FellegiSunter | None = None) -> np.ndarray:
+        """Design matrix: one-hot levels, term-frequency log-weights, [base's Bayes factors / BASE_SCALE],
+        log2 prior of the partition (last column)."""
         n = np.broadcast_to(np.asarray(partition_size, dtype=np.float64), (len(compared),))
         tf = np.where(np.isnan(compared.tf), 0.0, -np.log2(np.maximum(np.nan_to_num(compared.tf, nan=1.0), 1e-9)))
         prior = np.log2(1.0 / np.maximum(n - 1.0, 1.0))
-        return np.hstack([_one_hot(compared.levels), tf, prior[:, None]])
+        cols = [_one_hot(compared.levels), tf]
+        if base is not None:
+            cols.append(base.bayes_factors(compared, n).sum(axis=1)[:, None] / BASE_SCALE)
+        return np.hstack([*cols, prior[:, None]])
 
     @classmethod
-    def fit(cls, compared: Compared, labels, partition_size, C: float = 1.0, cv: int = 5) -> LogisticMatcher:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
+    def fit(cls, compared: Compared, labels, partition_size, C: float = 1.0, cv: int = 5,
+            base: FellegiSunter | None = None, sample_weight=None, cv_rows=None,
+            threshold: float = 0.5) -> LogisticMatcher:
+        """Fit on the labelled pairs. `sample_weight` (optional, per pair); `cv_rows` (optional, a boolean
+        mask): the pairs whose cross-validated predictions give `cv_precision` / `cv_recall` (a person's
+        labels, when the other rows are pseudo-labels that stay in every training fold); default all.
+        The cross-validated probabilities of those rows are kept in `self.cv_probability`."""
         y = np.asarray(labels).astype(int)
-        x = cls.features(compared, partition_size)
-        est = LogisticRegression(C=C, max_iter=2000)
-        info = {"labels": len(y), "positives": int(y.sum())}
-        folds = min(cv, int(np.bincount(y, minlength=2).min())) if len(y) else 0
-        if folds >= 2:
-            pred = cross_val_predict(est, x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=SEED))
-            tp = int(((pred == 1) & (y == 1)).sum())
-            info["cv_precision"] = round(tp / max(int((pred == 1).sum()), 1), 4)
-            info["cv_recall"] = round(tp / max(int(y.sum()), 1), 4)
-        est.fit(x, y)
-        return cls(est.coef_[0], est.intercept_[0], C, info)
+        x = cls.features(compared, partition_size, base)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        held = np.ones(len(y), bool) if cv_rows is None else np.asarray(cv_rows, bool)
+        info = {"labels": int(held.sum()), "positives": int(y[held].sum())}
+        cv_prob = cross_validated_probability(x, y, w, held, C, cv)
+        if cv_prob is not None:
+            info.update(precision_recall(cv_prob >= threshold, y[held].astype(bool), prefix="cv_"))
+        est = _estimator(C).fit(x, y, sample_weight=w)
+        model = cls(est.coef_[0], est.intercept_[0], C, info, base=base)
+        model.cv_probability = cv_prob
+        return model
 
     def predict(self, compared: Compared, partition_size) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probability, match weight in log2 odds, per-comparison contribution in log2 odds)."""
-        x = self.features(compared, partition_size)
+        x = self.features(compared, partition_size, self.base)
         contrib = x * self.coef / np.log(2.0)
         offsets = np.r_[0, np.cumsum(N_LEVELS)]
         per = np.stack([contrib[:, offsets[k]:offsets[k + 1]].sum(axis=1) for k in range(len(NAMES))], axis=1)
         for t, k in enumerate(TF_COLUMNS):
             per[:, k] += contrib[:, offsets[-1] + t]
+        if self.base is not None:
+            n = np.broadcast_to(np.asarray(partition_size, dtype=np.float64), (len(compared),))
+            per += self.base.bayes_factors(compared, n) * (self.coef[-2] / BASE_SCALE / np.log(2.0))
         weight = self.intercept / np.log(2.0) + contrib.sum(axis=1)
         return _sigmoid2(weight), weight, per
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "version": MODEL_VERSION,
-                "comparisons": [{"name": name, "levels": levels} for name, levels in COMPARISONS],
-                "tf_comparisons": list(TF_COMPARISONS),
-                "coef": self.coef.tolist(), "intercept": self.intercept, "C": self.C, "info": self.info}
+        out = {"kind": self.kind, "version": MODEL_VERSION,
+               "comparisons": [{"name": name, "levels": levels} for name, levels in COMPARISONS],
+               "tf_comparisons": list(TF_COMPARISONS),
+               "coef": self.coef.tolist(), "intercept": self.intercept, "C": self.C, "info": self.info}
+        if self.base is not None:
+            out["base"] = self.base.to_json()
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> LogisticMatcher:
         _check(data, cls.kind)
-        return cls(data["coef"], data["intercept"], data["C"], data.get("info"))
+        base = FellegiSunter.from_json(data["base"]) if data.get("base") else None
+        return cls(data["coef"], data["intercept"], data["C"], data.get("info"), base=base)
+
+
+BASE_SCALE = 10.0   # the base model's Bayes factors are divided by this: their coefficient is ~10× less penalized
+
+
+def _estimator(C: float):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, max_iter=2000)
+
+
+def cross_validated_probability(x: np.ndarray, y: np.ndarray, w: np.ndarray, held: np.ndarray, C: float,
+                                cv: int = 5) -> np.ndarray | None:
+    """Out-of-fold probabilities of the rows of `held` (stratified folds, deterministic); the other
+    rows are in every training fold. None when a class has fewer than two held rows."""
+    from sklearn.model_selection import StratifiedKFold
+
+    rows = np.flatnonzero(held)
+    always = np.flatnonzero(~held)
+    folds = min(cv, int(np.bincount(y[rows], minlength=2).min())) if len(rows) else 0
+    if folds < 2:
+        return None
+    out = np.empty(len(rows))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(rows, y[rows]):
+        fit_rows = np.concatenate([rows[train], always])
+        if len(np.unique(y[fit_rows])) < 2:
+            out[test] = y[rows[train]].mean()
+            continue
+        est = _estimator(C).fit(x[fit_rows], y[fit_rows], sample_weight=w[fit_rows])
+        out[test] = est.predict_proba(x[rows[test]])[:, 1]
+    return out
+
+
+def precision_recall(pred: np.ndarray, truth: np.ndarray, prefix: str = "") -> dict:
+    """{precision, recall, f1} of boolean predictions (precision 1 when nothing is predicted)."""
+    tp = int((pred & truth).sum())
+    precision = tp / int(pred.sum()) if pred.any() else 1.0
+    recall = tp / int(truth.sum()) if truth.any() else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {f"{prefix}precision": round(precision, 4), f"{prefix}recall": round(recall, 4),
+            f"{prefix}f1": round(f1, 4)}
 
 
 # ---------------------------------------------------------------- scorers used by the clustering
