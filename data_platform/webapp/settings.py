@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "data_platform.webapp.acteurs",
     "data_platform.webapp.pipeline",
     "data_platform.webapp.suggestions",
+    "data_platform.webapp.labelling",
     "axes",  # login throttling (django-axes)
 ]
 
