@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data_platform.labels.active import ActiveLearner, Pool, run_oracle  # noqa: E402
-from data_platform.labels.console import read_frame  # noqa: E402
+from data_platform.labels.active import ActiveLearner, Pool, run_oracle
+from data_platform.labels.console import read_frame
 
 
 def main(argv=None) -> int:

@@ -48,12 +48,9 @@ from data_platform.cluster.params import RunParams
 
 MIN_PER_CLASS = 5          # labels of each class before the logistic regression replaces EM
 RETRAIN_EVERY = 5          # labels between two retrainings
-PSEUDO_LABELS = 3000       # sure pairs of each class added to the labels for the logistic regression (400: worse than 0 labels)
-SURE = 0.99
 DEPARTEMENT_PENALTY = 0.05  # per earlier question in the same département
 PATTERN_PENALTY = 0.5       # the same comparison pattern was already asked
 SEED = 20_241_202
-PSEUDO_WEIGHT = 1.0     # total weight of the pseudo-labels, in person's labels
 MIN_F1_GAIN = 0.05     # cross-validated F1 a labelled model must gain over the model it replaces
 
 
@@ -183,8 +180,7 @@ class ActiveLearner:
         rows = np.fromiter(self.labels, np.int64)
         y = np.fromiter(self.labels.values(), bool)
         pool = self.pool
-        self.model = learn(pool.model, pool.subset(rows), y, pool.partition_size[rows],
-                           pseudo=pseudo_labels(pool, exclude=rows), threshold=self.threshold,
+        self.model = learn(pool.model, pool.subset(rows), y, pool.partition_size[rows], threshold=self.threshold,
                            min_per_class=self.min_per_class)
         self._prob = self._predict(self.model)
         self.history.append((len(self.labels), self.model.kind))
@@ -203,26 +199,6 @@ class ActiveLearner:
         return {"labels": len(self.labels), "model": info.get("chosen", self.model.kind),
                 "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
                 "cv_precision": info.get("cv_precision"), "cv_recall": info.get("cv_recall")}
-
-
-def pseudo_labels(pool: Pool, exclude=None, per_class: int = PSEUDO_LABELS):
-    """(Compared, labels, partition sizes) of the pairs the zero-label model is sure of (p ≥ SURE →
-    match, p ≤ 1 − SURE → no match), at most `per_class` of each, a deterministic sample, without the
-    rows of `exclude`; None when the pool has none."""
-    zero, _, _ = pool.model.predict(pool.compared, pool.partition_size) if len(pool) else (np.empty(0), 0, 0)
-    rng = np.random.default_rng(SEED)
-    chosen = []
-    for sure in (np.flatnonzero(zero >= SURE), np.flatnonzero(zero <= 1 - SURE)):
-        if exclude is not None:
-            sure = np.setdiff1d(sure, exclude)
-        if len(sure) > per_class:
-            sure = np.sort(rng.choice(sure, per_class, replace=False))
-        chosen.append(sure)
-    rows = np.concatenate(chosen)
-    if not len(rows):
-        return None
-    y = np.concatenate([np.ones(len(chosen[0]), bool), np.zeros(len(chosen[1]), bool)])
-    return pool.subset(rows), y, pool.partition_size[rows]
 
 
 def _folds(y: np.ndarray, cv: int = 5):
@@ -261,13 +237,13 @@ def seeded_em(base: FellegiSunter, levels: np.ndarray, y: np.ndarray) -> Fellegi
     return FellegiSunter(m, base.u, base.r, info)
 
 
-def learn(base: FellegiSunter, labelled: Compared, y: np.ndarray, sizes: np.ndarray, *, pseudo=None,
-          threshold: float = 0.5, min_per_class: int = MIN_PER_CLASS, C: float = 1.0):
-    """The best model for these labels among EM alone (`base`), EM seeded by the labelled matches and
-    a logistic regression with EM's evidence as a feature (`LogisticMatcher.fit(base=...)`, trained on
-    the labels plus `pseudo` = (Compared, y, sizes) pseudo-labels, `pseudo_labels`), by the
-    cross-validated F1 of each on the labels at `threshold` (EM alone is not trained on them: its
-    quality is measured directly). Ties keep the simpler model, EM first: labels never make the
+def learn(base: FellegiSunter, labelled: Compared, y: np.ndarray, sizes: np.ndarray, *,
+          threshold: float = 0.5, min_per_class: int = MIN_PER_CLASS):
+    """The best model for these labels among EM alone (`base`), EM seeded by the labelled matches
+    (while the labels lack non-matches) and EM corrected by the labels (`LogisticMatcher.fit_offset`:
+    EM's log odds as an offset plus ridge-penalized corrections, its decision cut chosen by
+    cross-validation and aligned on `threshold`), by the cross-validated F1 of each on the labels at
+    `threshold` (EM alone is not trained on them: its quality is measured directly). Ties keep the simpler model, EM first: labels never make the
     model's cross-validated quality on them worse than EM's. The chosen model's `info` holds
     `labels`, `positives`, `cv_precision`, `cv_recall`, `cv_f1`, `chosen_by` and the candidates'
     scores (`candidates`)."""
@@ -290,21 +266,7 @@ def learn(base: FellegiSunter, labelled: Compared, y: np.ndarray, sizes: np.ndar
         scores["seeded_em"] = precision_recall(oof >= threshold, y, prefix="cv_")
         models["seeded_em"] = seeded_em(base, labelled.levels, y)
     if logistic_possible:
-        if pseudo is not None:
-            pc, py, ps = pseudo
-            comp = Compared.concat([labelled, pc])
-            all_y = np.concatenate([y, py])
-            all_sizes = np.concatenate([sizes, ps])
-        else:
-            comp, all_y, all_sizes = labelled, y, sizes
-        n_pseudo = len(all_y) - len(y)
-        held = np.r_[np.ones(len(y), bool), np.zeros(n_pseudo, bool)]
-        # the pseudo-labels together weigh PSEUDO_WEIGHT times the person's labels: they keep EM's
-        # answer where EM is sure, the labels decide near the boundary
-        weight = np.r_[np.ones(len(y)), np.full(n_pseudo, PSEUDO_WEIGHT * len(y) / max(n_pseudo, 1))]
-        model = LogisticMatcher.fit(comp, all_y, all_sizes, C=C, base=base, cv_rows=held, threshold=threshold,
-                                    sample_weight=weight)
-        model.info["pseudo_labels"] = int(len(all_y) - len(y))
+        model = LogisticMatcher.fit_offset(labelled, y, sizes, base, threshold=threshold)
         if model.cv_probability is not None:
             scores["logistic"] = precision_recall(model.cv_probability >= threshold, y, prefix="cv_")
             models["logistic"] = model

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from data_platform.cluster.comparisons import N_LEVELS, NAMES, TF_COMPARISONS, Compared
-from data_platform.labels.active import ActiveLearner, Pool, learn, pseudo_labels
+from data_platform.labels.active import ActiveLearner, Pool, learn
 
 POOL_MAX_ACTORS = 6_000
 RETRAIN_EVERY = 10
@@ -252,9 +252,7 @@ def retrain(conn, page: PagePool, user: str) -> int:
     from data_platform.cluster import model_store
 
     compared, y, sizes = labelled_vectors(stored_labels(conn))
-    base = base_model(conn, page.pool)
-    pool = dataclasses.replace(page.pool, model=base)
-    model = learn(base, compared, y, sizes, pseudo=pseudo_labels(pool), threshold=THRESHOLD)
+    model = learn(base_model(conn, page.pool), compared, y, sizes, threshold=THRESHOLD)
     return model_store.save(conn, model, name=f"étiquettes ({len(y)})",
                             trained_on=f"{TRAINED_ON}: {len(y)} labels", created_by=user)
 

@@ -55,8 +55,6 @@ class PairLabellingPageAdmin(_ReviewerOnly, admin.ModelAdmin):
                 path("", view(self.changelist_view), name="labelling_pairlabellingpage_changelist")]
 
     def changelist_view(self, request, extra_context=None):
-        from data_platform.labels import pair_label as PL
-
         if not may_label(request):
             raise PermissionDenied
         with connect() as conn:
