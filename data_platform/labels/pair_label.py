@@ -16,7 +16,7 @@ answer and retraining into `match_model`. Plain psycopg2 (the page passes Django
 - Next pair: `ActiveLearner.next_pair` (probability nearest the threshold, spread over départements
   and comparison patterns), the pairs already answered (oui, non, incertain) never asked again.
 - An answer stores the comparison vector the person judged (`features`); every RETRAIN_EVERY labels
-  (oui/non) `retrain` fits `labels.active.learn` on every stored label (plus the pool's pseudo-labels)
+  (oui/non) `retrain` fits `labels.active.learn` on every stored label (EM, or EM corrected by the labels)
   — bounded: a logistic regression on a few thousand rows, milliseconds — and saves the model in
   match_model (kind, n labels, cross-validated P/R, created by the person): the next run with
   `model=latest` scores with it.
