@@ -10,7 +10,7 @@ import pytest
 TEST_DB = os.environ.get("DP_TEST_DB", "dp_test")
 
 DATA_TABLES = [
-    "suggestion_decision", "suggestion", "suggestion_cohorte", "cluster_pair", "cluster_membership",
+    "pair_label", "suggestion_decision", "suggestion", "suggestion_cohorte", "cluster_pair", "cluster_membership",
     "cluster_run", "match_model", "ingest_rejected_row", "ingest_state", "ground_truth", "revision_acteur", "acteur",
 ]
 

@@ -64,6 +64,7 @@ U_PRIOR_PAIRS = 2_000.0       # weight, in random pairs, of the default model's 
 TF_PRIOR_ACTORS = 100.0
 DEFAULT_MODEL_PATH = Path(__file__).with_name("default_model.json")
 TF_COLUMNS = [COL[name] for name in TF_COMPARISONS]
+OFFSET_CS = (0.3, 1.0, 3.0)   # ridge strengths tried for the labels' corrections of EM (chosen by CV log loss)
 
 
 def _one_hot(levels: np.ndarray) -> np.ndarray:
@@ -373,61 +374,235 @@ def model_from_json(data: dict):
 
 class LogisticMatcher:
     """Regularized logistic regression on one-hot comparison levels, the term-frequency log-weights
-    of the exact levels and the log2 prior of the pair's partition (labels exist)."""
+    of the exact levels and the log2 prior of the pair's partition (labels exist).
+
+    With a `base` Fellegi–Sunter model (the zero-label EM model: `fit(..., base=em)`), the sum of the
+    base's Bayes factors is one more feature, scaled by BASE_SCALE so that the regularization barely
+    touches it: the labels then adjust EM's evidence (a level worth more or less than EM said, the
+    offset of the decision) instead of relearning it from a hundred pairs — dedupe's and Splink's idea
+    of a prior model corrected by labels. Its contribution is spread over the comparisons in
+    proportion to their Bayes factors (the waterfall stays exact). `base` is saved inside the JSON."""
     kind = "logistic"
 
-    def __init__(self, coef: np.ndarray, intercept: float, C: float, info: dict | None = None):
+    def __init__(self, coef: np.ndarray, intercept: float, C: float, info: dict | None = None,
+                 base: FellegiSunter | None = None, offset: bool = False):
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = float(intercept)
         self.C = float(C)
         self.info = dict(info or {})
+        self.base = base
+        self.offset = bool(offset and base is not None)
 
     @staticmethod
-    def features(compared: Compared, partition_size) -> np.ndarray:
+    def features(compared: Compared, partition_size, base: FellegiSunter | None = None,
+                 offset: bool = False) -> np.ndarray:
+        """Design matrix: one-hot levels, term-frequency log-weights, [base's Bayes factors / BASE_SCALE],
+        log2 prior of the partition (last column). With `offset` (and a base): one-hot levels, the
+        base's match weight (log odds, prior included) / BASE_SCALE, then the base's log odds itself as
+        the last column — the offset, whose coefficient is fixed to 1 (`_OffsetLogit`)."""
         n = np.broadcast_to(np.asarray(partition_size, dtype=np.float64), (len(compared),))
+        if offset and base is not None:
+            log_odds = base.predict(compared, n)[1] * np.log(2.0)
+            return np.hstack([_one_hot(compared.levels), log_odds[:, None] / BASE_SCALE, log_odds[:, None]])
         tf = np.where(np.isnan(compared.tf), 0.0, -np.log2(np.maximum(np.nan_to_num(compared.tf, nan=1.0), 1e-9)))
         prior = np.log2(1.0 / np.maximum(n - 1.0, 1.0))
-        return np.hstack([_one_hot(compared.levels), tf, prior[:, None]])
+        cols = [_one_hot(compared.levels), tf]
+        if base is not None:
+            cols.append(base.bayes_factors(compared, n).sum(axis=1)[:, None] / BASE_SCALE)
+        return np.hstack([*cols, prior[:, None]])
 
     @classmethod
-    def fit(cls, compared: Compared, labels, partition_size, C: float = 1.0, cv: int = 5) -> LogisticMatcher:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
+    def fit(cls, compared: Compared, labels, partition_size, C: float = 1.0, cv: int = 5,
+            base: FellegiSunter | None = None, sample_weight=None, cv_rows=None,
+            threshold: float = 0.5) -> LogisticMatcher:
+        """Fit on the labelled pairs. `sample_weight` (optional, per pair); `cv_rows` (optional, a boolean
+        mask): the pairs whose cross-validated predictions give `cv_precision` / `cv_recall` (a person's
+        labels, when the other rows are pseudo-labels that stay in every training fold); default all.
+        The cross-validated probabilities of those rows are kept in `self.cv_probability`."""
         y = np.asarray(labels).astype(int)
-        x = cls.features(compared, partition_size)
-        est = LogisticRegression(C=C, max_iter=2000)
-        info = {"labels": len(y), "positives": int(y.sum())}
-        folds = min(cv, int(np.bincount(y, minlength=2).min())) if len(y) else 0
-        if folds >= 2:
-            pred = cross_val_predict(est, x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=SEED))
-            tp = int(((pred == 1) & (y == 1)).sum())
-            info["cv_precision"] = round(tp / max(int((pred == 1).sum()), 1), 4)
-            info["cv_recall"] = round(tp / max(int(y.sum()), 1), 4)
-        est.fit(x, y)
-        return cls(est.coef_[0], est.intercept_[0], C, info)
+        x = cls.features(compared, partition_size, base)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        held = np.ones(len(y), bool) if cv_rows is None else np.asarray(cv_rows, bool)
+        info = {"labels": int(held.sum()), "positives": int(y[held].sum())}
+        cv_prob = cross_validated_probability(x, y, w, held, C, cv)
+        if cv_prob is not None:
+            info.update(precision_recall(cv_prob >= threshold, y[held].astype(bool), prefix="cv_"))
+        est = _estimator(C).fit(x, y, sample_weight=w)
+        model = cls(est.coef_[0], est.intercept_[0], C, info, base=base)
+        model.cv_probability = cv_prob
+        return model
+
+    @classmethod
+    def fit_offset(cls, compared: Compared, labels, partition_size, base: FellegiSunter, *,
+                   Cs=OFFSET_CS, cv: int = 5, threshold: float = 0.5) -> LogisticMatcher:
+        """EM as the prior, labels to adjust it (dedupe's and Splink's idea with few labels): logistic
+        regression whose log odds are the base's (`offset`, coefficient 1) plus a correction — one
+        term per comparison level and a rescaling of the base's evidence, ridge-penalized towards 0
+        (no correction = EM exactly), the intercept free. C among `Cs` by cross-validated log loss on
+        the labels; the decision cut by cross-validation too (`decision_cut`: the cut on the
+        out-of-fold probabilities with the fewest errors on the labels, ties nearest 0.5), then the
+        intercept is shifted so that `threshold` (the run's) decides at that cut: labels move EM's
+        decision where they show it wrong, on EM's probability scale, which the run's threshold was
+        set for. `info`: labels, positives, C, cv_threshold, shift_log2, cv_precision/recall/f1 at
+        the cut; `cv_probability`: out-of-fold probabilities (shifted like the model)."""
+        y = np.asarray(labels).astype(int)
+        x = cls.features(compared, partition_size, base, offset=True)
+        w = np.ones(len(y))
+        held = np.ones(len(y), bool)
+        best = None
+        for C in Cs:
+            prob = cross_validated_probability(x, y, w, held, C, cv, offset=True)
+            if prob is None:
+                break
+            p = np.clip(prob, 1e-9, 1 - 1e-9)
+            loss = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+            if best is None or loss < best[0] - 1e-9:
+                best = (loss, C, prob)
+        info = {"labels": len(y), "positives": int(y.sum()), "offset_base": True}
+        C, cv_prob, cut = (Cs[len(Cs) // 2], None, 0.5) if best is None else (best[1], best[2], None)
+        if cv_prob is not None:
+            cut = decision_cut(cv_prob, y.astype(bool))
+        shift = np.log(threshold / (1 - threshold)) - np.log(cut / (1 - cut))
+        est = _estimator(C, offset=True).fit(x, y, sample_weight=w)
+        info.update({"C": C, "cv_threshold": round(float(cut), 4), "shift_log2": round(float(shift / np.log(2)), 4)})
+        if cv_prob is not None:
+            info["cv_log_loss"] = round(best[0], 4)
+            cv_prob = 1.0 / (1.0 + np.exp(-(np.log(np.clip(cv_prob, 1e-12, 1 - 1e-12))
+                                            - np.log(np.clip(1 - cv_prob, 1e-12, 1)) + shift)))
+            info.update(precision_recall(cv_prob >= threshold, y.astype(bool), prefix="cv_"))
+        model = cls(est.coef_[0], est.intercept_[0] + shift, C, info, base=base, offset=True)
+        model.cv_probability = cv_prob
+        return model
 
     def predict(self, compared: Compared, partition_size) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probability, match weight in log2 odds, per-comparison contribution in log2 odds)."""
-        x = self.features(compared, partition_size)
+        if self.offset:
+            return self._predict_offset(compared, partition_size)
+        x = self.features(compared, partition_size, self.base)
         contrib = x * self.coef / np.log(2.0)
         offsets = np.r_[0, np.cumsum(N_LEVELS)]
         per = np.stack([contrib[:, offsets[k]:offsets[k + 1]].sum(axis=1) for k in range(len(NAMES))], axis=1)
         for t, k in enumerate(TF_COLUMNS):
             per[:, k] += contrib[:, offsets[-1] + t]
+        if self.base is not None:
+            n = np.broadcast_to(np.asarray(partition_size, dtype=np.float64), (len(compared),))
+            per += self.base.bayes_factors(compared, n) * (self.coef[-2] / BASE_SCALE / np.log(2.0))
         weight = self.intercept / np.log(2.0) + contrib.sum(axis=1)
         return _sigmoid2(weight), weight, per
 
+    def _predict_offset(self, compared: Compared, partition_size):
+        """log2 odds = the base's + per-level corrections + rescaling of the base's + intercept; each
+        comparison's contribution = its base Bayes factor (rescaled) + its level's correction."""
+        n = np.broadcast_to(np.asarray(partition_size, dtype=np.float64), (len(compared),))
+        _, base_w, base_bf = self.base.predict(compared, n)
+        scale = 1.0 + self.coef[-1] / BASE_SCALE    # coef[-1]: the rescaling term (the offset has none)
+        contrib = _one_hot(compared.levels) * self.coef[:-1] / np.log(2.0)
+        offsets = np.r_[0, np.cumsum(N_LEVELS)]
+        per = np.stack([contrib[:, offsets[k]:offsets[k + 1]].sum(axis=1) for k in range(len(NAMES))], axis=1)
+        per += base_bf * scale
+        weight = base_w * scale + contrib.sum(axis=1) + self.intercept / np.log(2.0)
+        return _sigmoid2(weight), weight, per
+
     def to_json(self) -> dict:
-        return {"kind": self.kind, "version": MODEL_VERSION,
-                "comparisons": [{"name": name, "levels": levels} for name, levels in COMPARISONS],
-                "tf_comparisons": list(TF_COMPARISONS),
-                "coef": self.coef.tolist(), "intercept": self.intercept, "C": self.C, "info": self.info}
+        out = {"kind": self.kind, "version": MODEL_VERSION,
+               "comparisons": [{"name": name, "levels": levels} for name, levels in COMPARISONS],
+               "tf_comparisons": list(TF_COMPARISONS),
+               "coef": self.coef.tolist(), "intercept": self.intercept, "C": self.C, "info": self.info}
+        if self.base is not None:
+            out["base"] = self.base.to_json()
+            out["offset"] = self.offset
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> LogisticMatcher:
         _check(data, cls.kind)
-        return cls(data["coef"], data["intercept"], data["C"], data.get("info"))
+        base = FellegiSunter.from_json(data["base"]) if data.get("base") else None
+        return cls(data["coef"], data["intercept"], data["C"], data.get("info"), base=base,
+                   offset=bool(data.get("offset")))
+
+
+BASE_SCALE = 10.0   # the base model's Bayes factors are divided by this: their coefficient is ~10× less penalized
+
+
+class _OffsetLogit:
+    """Ridge logistic regression whose last column is an offset (coefficient fixed to 1, not a
+    parameter), the intercept unpenalized; L-BFGS (scipy). sklearn-like: fit / predict_proba / coef_."""
+
+    def __init__(self, C: float):
+        self.C = float(C)
+
+    def fit(self, x, y, sample_weight=None):
+        from scipy.optimize import minimize
+
+        feats, off = x[:, :-1], x[:, -1]
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        sign = np.where(np.asarray(y) > 0, 1.0, -1.0)
+        d = feats.shape[1]
+
+        def loss(theta):
+            margin = -sign * (feats @ theta[:d] + theta[d] + off)
+            g = w * -sign * _sigmoid_e(margin)
+            return ((w * np.logaddexp(0.0, margin)).sum() + theta[:d] @ theta[:d] / (2 * self.C),
+                    np.r_[feats.T @ g + theta[:d] / self.C, g.sum()])
+
+        theta = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B").x
+        self.coef_, self.intercept_ = theta[None, :d], theta[d:]
+        return self
+
+    def predict_proba(self, x):
+        p = _sigmoid_e(x[:, :-1] @ self.coef_[0] + self.intercept_[0] + x[:, -1])
+        return np.column_stack([1 - p, p])
+
+
+def _sigmoid_e(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
+
+
+def decision_cut(prob: np.ndarray, y: np.ndarray) -> float:
+    """The cut with the fewest errors on labelled pairs (out-of-fold probabilities), ties nearest 0.5;
+    a cut halfway between two consecutive probabilities, within [0.02, 0.98]."""
+    cand = np.unique(np.r_[0.5, np.clip((np.sort(prob)[1:] + np.sort(prob)[:-1]) / 2, 0.02, 0.98)])
+    errors = np.array([int(((prob >= c) != y).sum()) for c in cand])
+    best = np.flatnonzero(errors == errors.min())
+    return float(cand[best[np.argmin(np.abs(cand[best] - 0.5))]])
+
+
+def _estimator(C: float, offset: bool = False):
+    from sklearn.linear_model import LogisticRegression
+
+    return _OffsetLogit(C) if offset else LogisticRegression(C=C, max_iter=2000)
+
+
+def cross_validated_probability(x: np.ndarray, y: np.ndarray, w: np.ndarray, held: np.ndarray, C: float,
+                                cv: int = 5, offset: bool = False) -> np.ndarray | None:
+    """Out-of-fold probabilities of the rows of `held` (stratified folds, deterministic); the other
+    rows are in every training fold. None when a class has fewer than two held rows."""
+    from sklearn.model_selection import StratifiedKFold
+
+    rows = np.flatnonzero(held)
+    always = np.flatnonzero(~held)
+    folds = min(cv, int(np.bincount(y[rows], minlength=2).min())) if len(rows) else 0
+    if folds < 2:
+        return None
+    out = np.empty(len(rows))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(rows, y[rows]):
+        fit_rows = np.concatenate([rows[train], always])
+        if len(np.unique(y[fit_rows])) < 2:
+            out[test] = y[rows[train]].mean()
+            continue
+        est = _estimator(C, offset).fit(x[fit_rows], y[fit_rows], sample_weight=w[fit_rows])
+        out[test] = est.predict_proba(x[rows[test]])[:, 1]
+    return out
+
+
+def precision_recall(pred: np.ndarray, truth: np.ndarray, prefix: str = "") -> dict:
+    """{precision, recall, f1} of boolean predictions (precision 1 when nothing is predicted)."""
+    tp = int((pred & truth).sum())
+    precision = tp / int(pred.sum()) if pred.any() else 1.0
+    recall = tp / int(truth.sum()) if truth.any() else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {f"{prefix}precision": round(precision, 4), f"{prefix}recall": round(recall, 4),
+            f"{prefix}f1": round(f1, 4)}
 
 
 # ---------------------------------------------------------------- scorers used by the clustering

@@ -4,35 +4,40 @@ current model is least sure of, retrain every few answers.
 `Pool.from_frame(df)` builds the candidate pairs of a normalized selection-shaped frame exactly as the
 clustering does (same blocking, same comparison levels, per département partition) and fits the
 zero-label model on them (Fellegi–Sunter by EM). `ActiveLearner` then:
-- `next_pair()`: the unlabelled pair of highest entropy (probability nearest 0.5), penalised when its
-  département or its comparison pattern (the vector of levels) was already asked, so that ten
-  near-identical pairs are never asked in a row; ties broken by the pair's ids (deterministic);
+- `next_pair()`: the unlabelled pair whose probability is nearest the decision `threshold` (where the
+  labels can change a decision; 0.5 by default), penalised when its département or its comparison
+  pattern (the vector of levels) was already asked, so that ten near-identical pairs are never asked
+  in a row; ties broken by the pair's ids (deterministic);
 - `answer(k, label)`: True (oui), False (non) or None (je ne sais pas: never asked again, not a label);
-  every `retrain_every` labels the model is retrained (`retrain`):
-  - both classes with at least `MIN_PER_CLASS` labels: `LogisticMatcher` (regularized logistic
-    regression) on the labels plus pseudo-labels, the pairs the zero-label model is sure of (p ≥ 0.99
-    → match, p ≤ 0.01 → no match; a deterministic sample): the labels, all near the decision
-    boundary, move the boundary, the pseudo-labels keep the rest of the space where EM put it;
-  - otherwise EM seeded by the labels: the Fellegi–Sunter model's m re-estimated with the labelled
-    matches' levels counted as certain matches (Dirichlet-centred on EM's m), u and r kept.
+  every `retrain_every` labels the model is retrained (`retrain` → `learn`), which keeps the best by
+  cross-validation on the labels of:
+  - EM alone (the zero-label model; its quality on the labels is measured directly);
+  - EM corrected by the labels, once both classes have `MIN_PER_CLASS` labels
+    (`LogisticMatcher.fit_offset`): EM's log odds as an offset plus ridge-penalized corrections (one
+    per comparison level, a rescaling of EM's evidence, a free intercept), so that a few labels near
+    the boundary adjust EM instead of relearning the whole model; its decision cut chosen by
+    cross-validation and aligned on the run's threshold;
+  - while no label is a non-match, EM seeded by the labelled matches (m re-estimated with them
+    counted as certain matches, EM's m weighing as many matches as it was fitted on).
+  A model trained on the labels replaces EM only when its cross-validated F1 on them is higher by
+  MIN_F1_GAIN: labels never make the model worse than EM by that measure.
 - `quality(truth)`: pairwise precision / recall / F1 of the current model on the pool's candidates
   at `threshold` against a truth (identifiant_unique → entity), the denominator of the recall being
   every true pair of the frame (candidates missed by blocking count as misses).
 
-Measured 2026-12-02 (`data-platform generate --actors 20000 --seed 7`: 19,164 ACTIF actors, 75,453
-candidate pairs; `data-platform label /tmp/g.csv --oracle-column entity_id --budget 100`, 18 s wall),
-pairwise precision / recall on the candidates:
-    labels      @0.75 (label's default)     @0.5
-      0 (EM)    0.9954 / 0.9945             0.9913 / 0.9967
-     25         0.9971 / 0.9872             0.9912 / 0.9954
-     50         0.9981 / 0.9870             0.9939 / 0.9965
-    100         0.9982 / 0.9869             0.9941 / 0.9967
-On this generator EM is already near its ceiling: labels buy precision, not recall (PSEUDO_LABELS 400
-instead of 3000 made the 25–100 label models worse than EM). The labels pay where EM's assumptions
-fail (tests/labels/test_active.py: duplicates that moved, recall 0 → 1 with 5 labels).
-Clusters of `dedupe-csv` on the same file (default threshold 0.75; pairwise on all pairs): rules
-scorer 0.9988 / 0.9920 (F1 0.9954, 39 s); `--model` from `label --budget N --model-out`: N = 0 (EM)
-0.9990 / 0.9952 (F1 0.9971), 25: 0.9991 / 0.9915, 50: 0.9993 / 0.9915, 100: 0.9993 / 0.9923 (35 s).
+Measured 2026-12-02 on the shared 2-core machine, `bench/bench_active_learning.py --actors 50000 --seed 42`
+(47,916 ACTIF actors with email/url, 259,502 candidate pairs, threshold 0.75, oracle = entity_id,
+retraining every 10 labels), pairwise precision / recall on the candidates:
+    labels   0 (EM)          20              40              60              80              100
+    before   0.9904/0.9933   0.9906/0.9932   0.9880/0.9934   0.9732/0.9933   0.9965/0.9791   0.9961/0.9812
+    now      0.9904/0.9933   0.9949/0.9872   0.9903/0.9950   0.9956/0.9907   0.9938/0.9935   0.9907/0.9948
+("before": `data-platform label --oracle-column entity_id --budget 100`, retraining every 5, with the
+logistic regression on labels plus 3,000 pseudo-labels of each class from EM's sure pairs, questions
+nearest 0.5, EM seeded with m worth 10 pairs; it traded recall for precision.) With EM
+as an offset the labelled model's F1 is 0.9927–0.9937 from 40 labels (EM 0.9919; the same features
+fully supervised on every candidate: 0.9937 / 0.9938 at 0.5), P ≥ 0.99 and R ≥ 0.99 from 40 labels.
+The labels pay most where EM's assumptions fail (tests/labels/test_active.py: duplicates that moved,
+recall 0 → 1).
 """
 from __future__ import annotations
 
@@ -43,16 +48,15 @@ import pandas as pd
 
 from data_platform.cluster import partition as P
 from data_platform.cluster.comparisons import N_LEVELS, Compared
-from data_platform.cluster.model import M_PSEUDO_COUNT, FellegiSunter, LogisticMatcher
+from data_platform.cluster.model import M_PSEUDO_COUNT, FellegiSunter, LogisticMatcher, precision_recall
 from data_platform.cluster.params import RunParams
 
 MIN_PER_CLASS = 5          # labels of each class before the logistic regression replaces EM
 RETRAIN_EVERY = 5          # labels between two retrainings
-PSEUDO_LABELS = 3000       # sure pairs of each class added to the labels for the logistic regression (400: worse than 0 labels)
-SURE = 0.99
 DEPARTEMENT_PENALTY = 0.05  # per earlier question in the same département
 PATTERN_PENALTY = 0.5       # the same comparison pattern was already asked
 SEED = 20_241_202
+MIN_F1_GAIN = 0.05     # cross-validated F1 a labelled model must gain over the model it replaces
 
 
 @dataclass
@@ -154,7 +158,7 @@ class ActiveLearner:
         n = len(self.pool)
         if n == len(self.labels) + len(self.skipped):
             return None
-        uncertainty = np.abs(self._prob - 0.5)
+        uncertainty = np.abs(self._prob - self.threshold)
         dept_count = pd.Series(self.pool.departement).map(self._asked_dept).fillna(0).to_numpy(np.float64)
         seen_pattern = np.isin(self._pattern, np.fromiter(self._asked_pattern, np.int64, len(self._asked_pattern)))
         cost = uncertainty + DEPARTEMENT_PENALTY * dept_count + PATTERN_PENALTY * seen_pattern
@@ -180,45 +184,11 @@ class ActiveLearner:
     def retrain(self) -> None:
         rows = np.fromiter(self.labels, np.int64)
         y = np.fromiter(self.labels.values(), bool)
-        if min(int(y.sum()), int((~y).sum())) >= self.min_per_class:
-            self.model = self._logistic(rows, y)
-        else:
-            self.model = self._seeded_em(rows, y)
+        pool = self.pool
+        self.model = learn(pool.model, pool.subset(rows), y, pool.partition_size[rows], threshold=self.threshold,
+                           min_per_class=self.min_per_class)
         self._prob = self._predict(self.model)
         self.history.append((len(self.labels), self.model.kind))
-
-    def _logistic(self, rows: np.ndarray, y: np.ndarray) -> LogisticMatcher:
-        zero = self._predict(self.pool.model)
-        rng = np.random.default_rng(SEED)
-        extra = []
-        for sure in (np.flatnonzero(zero >= SURE), np.flatnonzero(zero <= 1 - SURE)):
-            sure = np.setdiff1d(sure, rows)
-            if len(sure) > PSEUDO_LABELS:
-                sure = np.sort(rng.choice(sure, PSEUDO_LABELS, replace=False))
-            extra.append(sure)
-        all_rows = np.concatenate([rows, *extra])
-        all_y = np.concatenate([y, np.ones(len(extra[0]), bool), np.zeros(len(extra[1]), bool)])
-        model = LogisticMatcher.fit(self.pool.subset(all_rows), all_y, self.pool.partition_size[all_rows])
-        # the cross-validated quality on the person's labels alone (pseudo-labels are easy)
-        model.info.update({"labels": len(y), "positives": int(y.sum()), "pseudo_labels": int(len(all_rows) - len(y))})
-        cv = LogisticMatcher.fit(self.pool.subset(rows), y, self.pool.partition_size[rows]).info
-        for key in ("cv_precision", "cv_recall"):
-            if key in cv:
-                model.info[key] = cv[key]
-            else:
-                model.info.pop(key, None)
-        return model
-
-    def _seeded_em(self, rows: np.ndarray, y: np.ndarray) -> FellegiSunter:
-        base = self.pool.model
-        m = [x.copy() for x in base.m]
-        pos = self.pool.compared.levels[rows[y]]
-        for k, n_lev in enumerate(N_LEVELS.tolist()):
-            col = pos[:, k]
-            counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n_lev).astype(np.float64)
-            m[k] = (counts + M_PSEUDO_COUNT * base.m[k]) / (counts.sum() + M_PSEUDO_COUNT)
-        info = {**base.info, "labels": len(y), "positives": int(y.sum()), "seeded_by_labels": True}
-        return FellegiSunter(m, base.u, base.r, info)
 
     def quality(self, truth: pd.Series, true_pairs: int | None = None) -> dict:
         """Pairwise precision / recall / F1 of the current model on the candidates at `threshold`."""
@@ -230,8 +200,103 @@ class ActiveLearner:
         precision = tp / int(pred.sum()) if pred.any() else 1.0
         recall = tp / true_pairs if true_pairs else 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"labels": len(self.labels), "model": self.model.kind, "precision": round(precision, 4),
-                "recall": round(recall, 4), "f1": round(f1, 4)}
+        info = getattr(self.model, "info", {})
+        return {"labels": len(self.labels), "model": info.get("chosen", self.model.kind),
+                "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+                "cv_precision": info.get("cv_precision"), "cv_recall": info.get("cv_recall")}
+
+
+def _folds(y: np.ndarray, cv: int = 5):
+    """Deterministic (train, test) folds of the labels: stratified when both classes have two
+    labels, else plain folds; none for fewer than two labels."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    counts = np.bincount(y.astype(int), minlength=2)
+    if counts.min() >= 2:
+        return list(StratifiedKFold(min(cv, int(counts.min())), shuffle=True, random_state=SEED).split(y, y))
+    if len(y) >= 2:
+        return list(KFold(min(cv, len(y)), shuffle=True, random_state=SEED).split(y))
+    return []
+
+
+def em_matches(base: FellegiSunter) -> float:
+    """How many matches EM's m was estimated from (its expected matches among the candidates), the
+    weight of EM's m against labelled matches when they are counted in (at least M_PSEUDO_COUNT): a
+    few labels move the m of a model fitted on a handful of matches, not of one fitted on thousands."""
+    share = float(base.info.get("candidate_match_share") or 0.0)
+    pairs = float(base.info.get("candidate_pairs") or 0.0)
+    return max(M_PSEUDO_COUNT, share * pairs)
+
+
+def seeded_em(base: FellegiSunter, levels: np.ndarray, y: np.ndarray) -> FellegiSunter:
+    """EM's model with m re-estimated from the labelled matches' levels (counted as certain matches,
+    Dirichlet-centred on EM's m); u and r kept."""
+    m = [x.copy() for x in base.m]
+    pos = levels[y]
+    strength = em_matches(base)
+    for k, n_lev in enumerate(N_LEVELS.tolist()):
+        col = pos[:, k]
+        counts = np.bincount(col[col >= 0].astype(np.int64), minlength=n_lev).astype(np.float64)
+        m[k] = (counts + strength * base.m[k]) / (counts.sum() + strength)
+    info = {**base.info, "labels": len(y), "positives": int(y.sum()), "seeded_by_labels": True}
+    return FellegiSunter(m, base.u, base.r, info)
+
+
+def learn(base: FellegiSunter, labelled: Compared, y: np.ndarray, sizes: np.ndarray, *,
+          threshold: float = 0.5, min_per_class: int = MIN_PER_CLASS):
+    """The best model for these labels among EM alone (`base`), EM seeded by the labelled matches
+    (while the labels lack non-matches) and EM corrected by the labels (`LogisticMatcher.fit_offset`:
+    EM's log odds as an offset plus ridge-penalized corrections, its decision cut chosen by
+    cross-validation and aligned on `threshold`), by the cross-validated F1 of each on the labels at
+    `threshold` (EM alone is not trained on them: its quality is measured directly). Ties keep the simpler model, EM first: labels never make the
+    model's cross-validated quality on them worse than EM's. The chosen model's `info` holds
+    `labels`, `positives`, `cv_precision`, `cv_recall`, `cv_f1`, `chosen_by` and the candidates'
+    scores (`candidates`)."""
+    y = np.asarray(y, bool)
+    sizes = np.asarray(sizes, np.float64)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    base_prob = base.predict(labelled, sizes)[0] if len(y) else np.empty(0)
+    scores = {"fellegi_sunter": precision_recall(base_prob >= threshold, y, prefix="cv_")}
+    models = {"fellegi_sunter": base}
+    folds = _folds(y)
+    logistic_possible = min(n_pos, n_neg) >= min_per_class
+    # EM seeded by the labelled matches (while the logistic regression lacks labels of a class); EM's m
+    # weighs as many matches as it was fitted on (`em_matches`): with m worth 10 pairs, 20 hard matches
+    # let in false matches (precision 0.990 → 0.977 at 20 labels on 50,000 generated actors)
+    if n_pos and folds and not logistic_possible:
+        oof = np.empty(len(y))
+        for train, test in folds:
+            oof[test] = seeded_em(base, labelled.levels[train], y[train]).predict(_rows(labelled, test),
+                                                                               sizes[test])[0]
+        scores["seeded_em"] = precision_recall(oof >= threshold, y, prefix="cv_")
+        models["seeded_em"] = seeded_em(base, labelled.levels, y)
+    if logistic_possible:
+        model = LogisticMatcher.fit_offset(labelled, y, sizes, base, threshold=threshold)
+        if model.cv_probability is not None:
+            scores["logistic"] = precision_recall(model.cv_probability >= threshold, y, prefix="cv_")
+            models["logistic"] = model
+    best = "fellegi_sunter"
+    for k in ("seeded_em", "logistic"):
+        if k in scores and _better(scores[k], scores[best]):
+            best = k
+    chosen = models[best]
+    if best == "fellegi_sunter":  # a copy: EM's own info stays as it was
+        chosen = FellegiSunter(base.m, base.u, base.r, dict(base.info))
+    chosen.info.update({"labels": len(y), "positives": n_pos, **scores[best], "chosen_by": "cv_f1",
+                        "chosen": best, "threshold": threshold,
+                        "candidates": {k: v for k, v in scores.items()}})
+    return chosen
+
+
+def _better(new: dict, old: dict) -> bool:
+    """A model trained on the labels replaces another when its cross-validated F1 on them is higher by
+    MIN_F1_GAIN (a handful of labels near the boundary is a noisy judge: a tie or a small gain keeps
+    the simpler model)."""
+    return new["cv_f1"] >= old["cv_f1"] + MIN_F1_GAIN
+
+
+def _rows(c: Compared, rows: np.ndarray) -> Compared:
+    return Compared(c.i[rows], c.j[rows], c.levels[rows], c.tf[rows], c.distance_m[rows])
 
 
 def count_true_pairs(ids, truth: pd.Series) -> int:

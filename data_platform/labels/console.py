@@ -112,10 +112,11 @@ def label(input_path: str, *, oracle_column: str | None = None, budget: int = 10
     print(f"{len(df)} acteurs, {len(pool)} paires candidates", file=out)
     result: dict = {"actors": len(df), "candidate_pairs": len(pool)}
     if oracle is not None:
-        print("étiquettes  modèle          précision  rappel  F1", file=out)
+        print("étiquettes  modèle          précision  rappel  F1      validation croisée (P / R)", file=out)
 
         def point(q):
-            print(f"{q['labels']:10d}  {q['model']:14s}  {q['precision']:.4f}     {q['recall']:.4f}  {q['f1']:.4f}",
+            cv = (f"{q['cv_precision']:.4f} / {q['cv_recall']:.4f}" if q.get("cv_precision") is not None else "—")
+            print(f"{q['labels']:10d}  {q['model']:14s}  {q['precision']:.4f}     {q['recall']:.4f}  {q['f1']:.4f}  {cv}",
                   file=out)
 
         result["curve"] = run_oracle(learner, oracle, budget, on_point=point)

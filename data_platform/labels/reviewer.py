@@ -10,6 +10,9 @@ without the parent to create when it has no pair):
 - `reject` of a larger cluster: somebody in it is wrong, not necessarily everybody: its pairs are
   weak negatives (label 0, weight 2 / n — the share of wrong pairs if one member of n were the
   culprit —, kind `rejected_cluster`), never cannot-links.
+- a pair answered on the admin's labelling page (`pair_label`, data_platform.labels.pair_label): "oui"
+  matches (label 1, kind `labelled_match`), "non" does not (label 0, kind `labelled_non_match`),
+  weight 1; "je ne sais pas" is no label.
 When several strong labels concern one pair, the latest decision wins; a weak negative is kept only
 for pairs without a strong label.
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 import pandas as pd
 
 LABEL_COLUMNS = ["id_a", "id_b", "label", "weight", "kind", "suggestion_id", "decide_le"]
-STRONG_KINDS = ("approved", "removed", "rejected_pair")
+STRONG_KINDS = ("approved", "removed", "rejected_pair", "labelled_match", "labelled_non_match")
 
 _LABELS_SQL = """
 with wanted as (
@@ -83,6 +86,13 @@ labelled as (
            dec.suggestion_id, dec.decide_le, dec.decision_id
     from dec join sizes s using (decision_id) join actors a using (decision_id) join actors b using (decision_id)
     where dec.decision = 'reject' and a.ident < b.ident
+    union all
+    -- a pair answered on the labelling page (oui / non; "je ne sais pas" is no label)
+    select pl.left_id, pl.right_id, case when pl.label = 'oui' then 1 else 0 end, 1.0,
+           case when pl.label = 'oui' then 'labelled_match' else 'labelled_non_match' end,
+           null::bigint, pl.labelled_at, null::bigint
+    from pair_label pl
+    where pl.label in ('oui', 'non')
 ),
 ranked as (
     select l.*, row_number() over (

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "data_platform.webapp.pipeline",
     "data_platform.webapp.suggestions",
     "data_platform.webapp.api",  # POST /api/match (data_platform.match)
+    "data_platform.webapp.labelling",
     "axes",  # login throttling (django-axes)
 ]
 

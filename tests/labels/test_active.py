@@ -90,8 +90,10 @@ def test_selection_is_deterministic_uncertain_and_diverse(pool):
 def test_logistic_once_both_classes_have_labels_else_em_seeded(pool):
     _, truth = crafted_frame()
     is_match = pool.truth_labels(truth)
-    learner = ActiveLearner(pool, retrain_every=5, min_per_class=3)
+    # at the label command's threshold EM misses these matches (p 0.70 < 0.75): the labels must help
+    learner = ActiveLearner(pool, threshold=0.75, retrain_every=5, min_per_class=3)
     positives = np.flatnonzero(is_match)[:5]
+    assert (learner.probabilities[positives] < 0.75).all()
     for k in positives:
         learner.answer(int(k), True)
     assert learner.model.kind == "fellegi_sunter" and learner.model.info["seeded_by_labels"]
