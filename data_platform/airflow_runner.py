@@ -60,6 +60,13 @@ def _env(url: str | None) -> dict:
     env = {**os.environ, **settings.airflow_env(url)}
     path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != bin_dir()]
     env["PATH"] = os.pathsep.join([bin_dir(), *path])
+    # a loaded machine answers a task's first execution-API call slowly: the default 5 s timeout made the
+    # client retry a "start" that had gone through, and the task failed (measured on the 2-core machine)
+    env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
+    # tasks reach the API server's execution API: on its port when another one is chosen
+    port = env.get("AIRFLOW__API__PORT")
+    if port and not env.get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL"):
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
     return env
 
 
