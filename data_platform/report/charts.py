@@ -14,7 +14,6 @@ Figures get fixed div ids (deterministic output); plotly.js itself is included o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from data_platform.report.html import esc, fmt_number, table
 

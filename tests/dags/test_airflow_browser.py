@@ -105,24 +105,25 @@ def airflow_url(airflow_env, admin_url, ports, tmp_path):
                    DP_ADMIN_URL=admin_url + "/admin/", DP_AIRFLOW_URL=f"http://127.0.0.1:{ports['api']}",
                    DP_AIRFLOW_STOP_TIMEOUT="20", PYTHONUNBUFFERED="1")
     log = tmp_path / "standalone.log"
-    out = open(log, "wb")
-    proc = subprocess.Popen([str(DATA_PLATFORM), "airflow", "standalone"], env=env, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{ports['api']}"
-    tail = lambda: log.read_text(errors="replace")[-4000:]  # noqa: E731
-    try:
-        _wait("Airflow's API server", lambda: proc.poll() is not None or _healthy(ports["api"]), STARTUP_TIMEOUT,
-              diagnostics=tail)
-        assert proc.poll() is None, tail()
-        yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
+
+    def tail() -> str:
+        return log.read_text(errors="replace")[-4000:]
+
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(DATA_PLATFORM), "airflow", "standalone"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            proc.wait(90)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        out.close()
+            _wait("Airflow's API server", lambda: proc.poll() is not None or _healthy(ports["api"]),
+                  STARTUP_TIMEOUT, diagnostics=tail)
+            assert proc.poll() is None, tail()
+            yield f"http://127.0.0.1:{ports['api']}"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(90)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def _dag_ready(base: str) -> bool:
@@ -155,14 +156,16 @@ def test_trigger_from_the_form_then_cohort_and_report(db, airflow_url, admin_url
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=trigger-dag-button]"))).click()
     submit = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=trigger-dag-submit]")))
     browser.save_screenshot(str(screens / "airflowux-1-trigger-form.png"))
+
+    def runs() -> dict:
+        return {r["dag_run_id"]: r for r in _api(airflow_url, "/dags/cluster_acteurs/dagRuns?limit=100")["dag_runs"]}
+
+    before = set(runs())  # the metadata database may hold runs of earlier sessions
     submit.click()
-
-    def latest_run():
-        runs = _api(airflow_url, "/dags/cluster_acteurs/dagRuns?order_by=-run_after&limit=1")["dag_runs"]
-        return runs[0] if runs else None
-
-    run = _wait("a DAG run created by the form", latest_run, 120)
-    assert run["run_type"] == "manual" and run["conf"] in ({}, None) or isinstance(run["conf"], dict)
+    new = _wait("a DAG run created by the form", lambda: [r for k, r in runs().items() if k not in before], 120)
+    assert len(new) == 1
+    run = new[0]
+    assert run["run_type"] == "manual" and run["conf"]["threshold"] == 0.75  # the form's defaults
     run_id = run["dag_run_id"]
 
     def finished():
@@ -193,7 +196,10 @@ def test_trigger_from_the_form_then_cohort_and_report(db, airflow_url, admin_url
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     link = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "a.lien-rapport")))
-    assert f"/suggestioncohorte/{cohort_id}/change/" in browser.current_url
+    def here() -> str:  # the current frame's URL (current_url is the top document's)
+        return browser.execute_script("return window.location.href")
+
+    assert f"/suggestioncohorte/{cohort_id}/change/" in here()
     browser.switch_to.default_content()
     browser.save_screenshot(str(screens / "airflowux-2-dag-run-cohort-tab.png"))
 
@@ -201,10 +207,10 @@ def test_trigger_from_the_form_then_cohort_and_report(db, airflow_url, admin_url
     browser.switch_to.frame(frame)
     link.click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#fig-scores .main-svg")))
-    assert "rapports/run/" in browser.current_url
+    assert "rapports/run/" in here()
     for fig in ("fig-scores", "fig-map", "fig-names", "fig-pr"):  # the generator's ground truth: a PR curve
         assert browser.find_elements(By.CSS_SELECTOR, f"#{fig} .main-svg"), fig
-    report_url = browser.current_url
+    report_url = here()
     browser.switch_to.default_content()
     browser.save_screenshot(str(screens / "airflowux-3-report-in-tab.png"))
 

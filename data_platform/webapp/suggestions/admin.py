@@ -373,7 +373,7 @@ admin.site.index_title = "Administration"
 
 # ---------------------------------------------------------------- run report link (data_platform/webapp/reports)
 # A separate block: the cohort list and change page link to the run's report, rendered by the admin.
-from data_platform.webapp.reports.links import cohort_report_link  # noqa: E402
+from data_platform.webapp.reports.links import cohort_report_link
 
 SuggestionCohorteAdmin.lien_rapport = admin.display(description="rapport du run")(cohort_report_link)
 SuggestionCohorteAdmin.list_display = (*SuggestionCohorteAdmin.list_display, "lien_rapport")
