@@ -37,14 +37,18 @@ def _api(base: str, path: str, method: str = "GET", body: dict | None = None) ->
     req = urllib.request.Request(base + "/api/v2" + path, method=method,
                                  data=None if body is None else json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
+    with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read() or b"{}")
 
 
 def _wait(what: str, predicate, timeout: float, every: float = 2.0, diagnostics=lambda: ""):
+    """Poll `predicate` until it is truthy; a request that times out (a loaded API server) is a "not yet"."""
     deadline = time.monotonic() + timeout
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except TimeoutError:
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
@@ -129,7 +133,7 @@ def airflow_url(airflow_env, admin_url, ports, tmp_path):
 def _dag_ready(base: str) -> bool:
     try:
         return _api(base, "/dags/cluster_acteurs").get("dag_id") == "cluster_acteurs"
-    except OSError:
+    except (OSError, TimeoutError):
         return False
 
 
@@ -173,7 +177,10 @@ def test_trigger_from_the_form_then_cohort_and_report(db, airflow_url, admin_url
         return state if state in ("success", "failed") else None
 
     def task_states():
-        tis = _api(airflow_url, f"/dags/cluster_acteurs/dagRuns/{quote(run_id, safe='')}/taskInstances")
+        try:
+            tis = _api(airflow_url, f"/dags/cluster_acteurs/dagRuns/{quote(run_id, safe='')}/taskInstances")
+        except OSError as err:
+            return f"(task states unavailable: {err})"
         return json.dumps({t["task_id"]: t["state"] for t in tis["task_instances"]})
 
     assert _wait("the DAG run", finished, RUN_TIMEOUT, every=5, diagnostics=task_states) == "success", task_states()
