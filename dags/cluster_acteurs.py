@@ -103,7 +103,11 @@ def cluster_acteurs():
 
         result = pipeline.finish(cluster_run_id, counts)
         print(f"cohort counts: {counts}")
-        print(f"run {result['status']}, report: {result['report']}")
+        print(f"run {result['status']}, report: {result['report_url']} (file {result['report']})")
+        from data_platform.report.notices import zero_suggestions_warning
+
+        if warning := zero_suggestions_warning(counts):
+            print(f"WARNING: {warning}")
         return {**counts, **result}
 
     cluster_run_id = validate_params()

@@ -1,7 +1,20 @@
-"""Run `airflow` with the platform's environment; its metadata database is created and migrated once."""
+"""Run `airflow` with the platform's environment; its metadata database is created and migrated once.
+
+The child's PATH starts with this interpreter's bin directory: `airflow standalone` starts its
+components as `airflow <component>` by name, and they are found although the caller's PATH does not
+hold the virtualenv (`.venv/bin/data-platform airflow standalone` from a bare shell).
+
+Long-running servers (`standalone`, `scheduler`, `api-server`, ...) run in their own process group:
+Ctrl-C or SIGTERM to `data-platform` becomes one SIGINT to the child alone (standalone's clean
+shutdown path: it stops its components and waits for them); when the group has not exited after
+`STOP_TIMEOUT` seconds, it gets SIGTERM, then SIGKILL. Other commands share the caller's group
+(interactive ones keep the terminal); SIGTERM is passed on to them.
+"""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +52,96 @@ def _airflow_version() -> str:
     return version("apache-airflow")
 
 
+def bin_dir() -> str:
+    return str(Path(sys.executable).parent)
+
+
 def _env(url: str | None) -> dict:
-    return {**os.environ, **settings.airflow_env(url)}
+    env = {**os.environ, **settings.airflow_env(url)}
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != bin_dir()]
+    env["PATH"] = os.pathsep.join([bin_dir(), *path])
+    # a loaded machine answers a task's first execution-API call slowly: the default 5 s timeout made the
+    # client retry a "start" that had gone through, and the task failed (measured on the 2-core machine)
+    env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
+    # tasks reach the API server's execution API: on its port when another one is chosen
+    port = env.get("AIRFLOW__API__PORT")
+    if port and not env.get("AIRFLOW__CORE__EXECUTION_API_SERVER_URL"):
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
+    return env
+
+
+# sub-commands that serve until stopped: their own process group, stopped as a whole
+SERVERS = frozenset({"standalone", "scheduler", "api-server", "dag-processor", "triggerer", "celery"})
+STOP_TIMEOUT = float(os.environ.get("DP_AIRFLOW_STOP_TIMEOUT", "45"))
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def _stop_server(proc: subprocess.Popen, timeout: float) -> int:
+    """SIGINT to the child (standalone stops its components, one SIGTERM each: a second signal to
+    every component would interrupt their own graceful shutdown), then SIGTERM, then SIGKILL to the
+    whole group."""
+    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        if sig == signal.SIGINT:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+        else:
+            _signal_group(proc, sig)
+        try:
+            proc.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            print(f"data-platform: airflow still running {wait:.0f} s after {signal.Signals(sig).name}",
+                  file=sys.stderr)
+    # what the child left behind in its group (e.g. a component standalone did not reap)
+    _signal_group(proc, signal.SIGKILL)
+    return proc.wait()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _run_server(cmd: list[str], env: dict) -> int:
+    def handler(signum, frame):
+        raise _Stop(signum)
+
+    # handlers first: the child then starts with default dispositions, even when this process was
+    # started with SIGINT ignored (a shell's background job), so that SIGINT reaches standalone
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    proc = subprocess.Popen(cmd, env=env, process_group=0)
+    try:
+        try:
+            return proc.wait()
+        except _Stop:
+            for sig in previous:  # a second Ctrl-C does not interrupt the shutdown
+                signal.signal(sig, signal.SIG_IGN)
+            print("data-platform: stopping airflow", file=sys.stderr)
+            return _stop_server(proc, STOP_TIMEOUT)
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+def _run_command(cmd: list[str], env: dict) -> int:
+    proc = subprocess.Popen(cmd, env=env)
+
+    def forward(signum, frame):
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:  # the terminal's Ctrl-C reached the child too: let it finish
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_airflow(args: list[str], check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
@@ -49,5 +150,11 @@ def run_airflow(args: list[str], check: bool = True, capture: bool = False) -> s
 
     url = embedded.ensure_url()
     ensure_airflow_db(url)
-    return subprocess.run([airflow_executable(), *args], env=_env(url), check=check, text=True,
-                          capture_output=capture)
+    cmd, env = [airflow_executable(), *args], _env(url)
+    if capture:
+        return subprocess.run(cmd, env=env, check=check, text=True, capture_output=True)
+    is_server = bool(args) and args[0] in SERVERS
+    returncode = _run_server(cmd, env) if is_server else _run_command(cmd, env)
+    if check and returncode:
+        raise subprocess.CalledProcessError(returncode, cmd)
+    return subprocess.CompletedProcess(cmd, returncode)

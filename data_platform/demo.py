@@ -104,7 +104,9 @@ def run(args) -> int:
           f"skipped: {json.dumps(counts.get('skipped', {}))}")
     print(f"    changes: {json.dumps(counts.get('changes', {}))}")
     print(f"    suggestions by status: {json.dumps(statuses)}")
-    print(f"    run report (HTML): {report}")
+    from data_platform.report.run_report import report_url
+
+    print(f"    run report: {report_url(run_id)} (served by `make admin`; a file copy: {report})")
     print(f"    total: {time.perf_counter() - t0:.1f} s")
     print("\nNext:")
     print("    make admin                      # review the suggestions (prints a reviewer login)")

@@ -252,8 +252,12 @@ def cluster(run_id: str, departements: list[str]) -> dict:
 
     params = load_params(run_id)
     start = time.perf_counter()
+    log.info("run %s: clustering %d partitions (%s)", run_id, len(departements), ", ".join(departements[:10])
+             + (", …" if len(departements) > 10 else ""))
     result = cluster_batch(run_id, departements, params)
     seconds = round(time.perf_counter() - start, 3)
+    log.info("run %s: %d partitions, %s actors, %s clusters, %s pairs in %.1f s", run_id, len(departements),
+             f"{result.get('actors', 0):,}", f"{result.get('clusters', 0):,}", f"{result.get('pairs', 0):,}", seconds)
     partitions = result.get("partition_seconds") or {}
     # the peak memory of the process that ran the batch (a worker's task process), per batch
     result["peak_rss_mb"] = peak = peak_rss_mb()
@@ -325,7 +329,17 @@ def write(run_id: str, dag_id: str = "cluster_acteurs", dag_run_id: str = "") ->
         counts = write_suggestions(conn, run_id, dag_id=dag_id, dag_run_id=dag_run_id,
                                    params={**params.to_dict(), "model_id": run_model_id(run_id)},
                                    dry_run=params.dry_run)
+    _warn_if_nothing_written(run_id, counts)
     return counts
+
+
+def _warn_if_nothing_written(run_id: str, counts: dict) -> None:
+    """A run that wrote 0 suggestions says why, in the task log (the report shows it too)."""
+    from data_platform.report.notices import zero_suggestions_warning
+
+    warning = zero_suggestions_warning(counts)
+    if warning:
+        log.warning("run %s: %s", run_id, warning)
 
 
 @_stage
@@ -341,8 +355,13 @@ def finish(run_id: str, counts: dict | None = None) -> dict:
             row = cur.fetchone()
         conn.commit()
         path = write_report(conn, run_id, counts=counts)
-    log.info("run report: %s", path)
-    return {"report": str(path), "status": row[0] if row else None}
+    from data_platform.report.run_report import cohort_by_run_url, report_url
+
+    url = report_url(run_id)
+    log.info("run report (admin): %s", url)
+    log.info("cohort (review): %s", cohort_by_run_url(run_id))
+    log.info("run report (file): %s", path)
+    return {"report": str(path), "report_url": url, "status": row[0] if row else None}
 
 
 def load_params(run_id: str) -> RunParams:

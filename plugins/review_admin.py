@@ -1,11 +1,14 @@
 """Links from the Airflow UI to the review admin (Django).
 
 - "Revue des suggestions" in the navigation: the suggestions still to review.
-- A "Cohorte (revue)" tab on every DAG run: the admin's cohort of that run (cohorts are keyed by
-  the Airflow run id; a run of another DAG, a dry run or a run still going gets a clear message).
+- Two tabs on every DAG run: "Cohorte (revue)", the admin's cohort of that run (cohorts are keyed by
+  the Airflow run id; a run of another DAG, a dry run or a run still going gets a clear message), and
+  "Rapport du run", the run's report rendered by the admin (data_platform/webapp/reports).
 
-Airflow 3.3 external views: no `url_route`, so they open the admin itself (which refuses to be
-framed) rather than an iframe. Placeholders {DAG_ID}/{RUN_ID} are filled in by the UI.
+Airflow 3.3's UI renders a DAG run tab only for an external view with a `url_route`: the tab
+(`/dags/<dag>/runs/<run>/plugin/<url_route>`) shows `href` in an iframe, {DAG_ID}/{RUN_ID} filled in
+(URL-encoded) by the UI. The admin lets Airflow's origin (DP_AIRFLOW_URL), and only it, frame its
+pages (data_platform/webapp/reports/framing.py). The admin's address is DP_ADMIN_URL.
 """
 from __future__ import annotations
 
@@ -29,5 +32,12 @@ class ReviewAdminPlugin(AirflowPlugin):
             "name": "Cohorte (revue)",
             "href": _ADMIN + "suggestions/suggestioncohorte/par-run/?dag_id={DAG_ID}&run_id={RUN_ID}",
             "destination": "dag_run",
+            "url_route": "cohorte-revue",
+        },
+        {
+            "name": "Rapport du run",
+            "href": _ADMIN + "rapports/run/?dag_id={DAG_ID}&run_id={RUN_ID}",
+            "destination": "dag_run",
+            "url_route": "rapport-run",
         },
     ]

@@ -5,6 +5,7 @@ transaction, idempotent), and `cluster_frame`, the same thing in memory on a Dat
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import time
 
@@ -32,6 +33,8 @@ SELECTION_COLUMNS = [
 ]
 MEMBERSHIP_COLUMNS = ["cluster_id", "identifiant_unique", "departement"]
 PAIR_COLUMNS = ["cluster_id", "id_a", "id_b", "score", "details"]
+
+log = logging.getLogger(__name__)
 
 # candidate generation (tuned with bench/bench_cluster.py)
 TOP_K = 10
@@ -288,10 +291,15 @@ def cluster_frame(df: pd.DataFrame, params: RunParams | None = None, workers: in
     timings: dict = {}
     part_seconds: dict = {}
     fitted: dict = {}
-    t0 = time.perf_counter()
-    for d, arr, scored, scorer in scored_partitions(df, params, workers, timings, model, fitted):
+    t0 = start = time.perf_counter()
+    n_parts = (int(df["departement"].fillna("").astype(str).replace("", UNKNOWN_DEPARTEMENT).nunique())
+               if "departement" in df.columns else 1)
+    for k, (d, arr, scored, scorer) in enumerate(scored_partitions(df, params, workers, timings, model, fitted), 1):
         m, p = _group_and_output(arr, d, scored, params, workers, timings, scorer, links)
         part_seconds[d] = round(time.perf_counter() - t0, 4)
+        # progress, one line per partition (the Airflow task's log): "partition 37/102 (75), 12,400 actors, 9 s"
+        log.info("partition %d/%d (%s), %s actors, %s clusters, %.1f s (%.0f s elapsed)", k, max(n_parts, k), d,
+                 f"{len(arr):,}", f"{m['cluster_id'].nunique():,}", part_seconds[d], time.perf_counter() - start)
         t0 = time.perf_counter()
         memberships.append(m)
         pairs.append(p)

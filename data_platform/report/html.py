@@ -86,6 +86,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2re
 color:#1f2933;padding:0 1rem;line-height:1.4}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d9e2ec}
 .meta{color:#52606d}.empty{color:#7b8794;font-style:italic}
+.warning{background:#fff3c4;border:1px solid #f0b429;border-radius:6px;padding:.5rem .9rem}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #d9e2ec;padding:.25rem .6rem;text-align:left;vertical-align:top}
 th{background:#f0f4f8}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}

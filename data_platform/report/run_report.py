@@ -9,6 +9,7 @@ Score of a cluster = its lowest pair score, as `suggestion.score` (see suggestio
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import os
@@ -20,7 +21,9 @@ from urllib.parse import urlencode
 
 from data_platform import settings
 from data_platform.changes import CHANGE_TYPES
+from data_platform.report import charts
 from data_platform.report.html import CSS, esc, fmt_json, fmt_number, hbar, svg_bars, table
+from data_platform.report.notices import zero_suggestions_warning
 
 SCORE_BINS = 20
 MAX_SIZE_BAR = 15  # sizes above are grouped in one "16+" bar
@@ -66,7 +69,7 @@ def _as_dict(value: Any) -> dict:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def gather(conn, run_id: str) -> dict:
+def gather(conn, run_id: str, departement: str | None = None) -> dict:
     """Everything the report shows, in a few aggregate queries."""
     with conn.cursor() as cur:
         run = _one(cur, "select run_id, dag_run_id, params, status, stage_seconds, started_at, finished_at "
@@ -121,17 +124,62 @@ def gather(conn, run_id: str) -> dict:
                             (INGESTION_COHORT, run_id, INGESTION_COHORT)) if run else None
     from data_platform.report.national import gather_national
 
-    return {"run": run, "cohort": cohort, "sizes": sizes, "per_dep": per_dep, "scores": scores,
+    data = {"run": run, "cohort": cohort, "sizes": sizes, "per_dep": per_dep, "scores": scores,
             "statuses": statuses, "top": top, "planned": planned, "model": model, "at_ingestion": at_ingestion,
             "national": gather_national(conn, run_id)}
+    data["charts"] = gather_charts(conn, run_id, data, departement)
+    return data
+
+
+def run_threshold(data: Mapping) -> float | None:
+    params = _as_dict(data["run"]["params"]) if data.get("run") else _as_dict((data.get("cohort") or {}).get("parametres"))
+    value = params.get("threshold")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def gather_charts(conn, run_id: str, data: Mapping, departement: str | None = None) -> dict:
+    """What the interactive sections show (charts.read_*: bulk queries over the run's tables)."""
+    threshold = run_threshold(data)
+    chosen = charts.choose_departement(data["per_dep"], departement)
+    with conn.cursor() as cur:
+        return {
+            "threshold": threshold,
+            "pair_scores": charts.read_pair_scores(cur, run_id),
+            "departement": chosen,
+            "departements": [str(d) for d, _, _ in data["per_dep"]],
+            "map": charts.read_map_points(cur, run_id, chosen) if chosen else [],
+            "precision_recall": charts.read_precision_recall(cur, run_id),
+            "near": charts.read_near_threshold(cur, run_id, threshold) if threshold is not None else [],
+            "diff": charts.read_previous_diff(cur, run_id),
+        }
 
 
 # ---------------------------------------------------------------- rendering
 
 
+# the admin's base URL of the links of the page being rendered: the configured one (DP_ADMIN_URL) for a
+# file report, the admin's own path ("/admin/") when the admin renders the page
+_ADMIN_BASE: contextvars.ContextVar[str | None] = contextvars.ContextVar("report_admin_base", default=None)
+
+
 def _admin(path: str, query: Mapping[str, Any] | None = None) -> str:
-    url = settings.admin_base_url().rstrip("/") + "/" + path
+    base = _ADMIN_BASE.get() or settings.admin_base_url()
+    url = base.rstrip("/") + "/" + path
     return url + ("?" + urlencode(query) if query else "")
+
+
+REPORT_PATH = "rapports/run/"  # the admin's report view (data_platform/webapp/reports), under the admin
+
+
+def report_url(run_id: str, admin_base: str | None = None) -> str:
+    """The run report served by the admin (its configured base URL unless `admin_base` is given)."""
+    base = admin_base or settings.admin_base_url()
+    return base.rstrip("/") + "/" + REPORT_PATH + "?" + urlencode({"run_id": run_id})
+
+
+def cohort_by_run_url(run_id: str, admin_base: str | None = None) -> str:
+    base = admin_base or settings.admin_base_url()
+    return base.rstrip("/") + "/suggestions/suggestioncohorte/par-run/?" + urlencode({"run_id": run_id})
 
 
 def _link(url: str, text: str) -> str:
@@ -196,7 +244,20 @@ def _score_histogram(scores) -> str:
     return svg
 
 
-def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
+def render(run_id: str, data: dict, counts: Mapping | None = None, *, admin_base: str | None = None,
+           plotly_src: str | None = None, map_form: Mapping[str, str] | None = None) -> str:
+    """The page. `admin_base`: base of the admin links (default: the configured admin URL);
+    `plotly_src`: URL of plotly.js (default: inline, a self-contained page); `map_form`: the query
+    parameters that reload the page for another département (the admin's view)."""
+    token = _ADMIN_BASE.set(admin_base)
+    try:
+        return _render(run_id, data, counts, plotly_src, map_form)
+    finally:
+        _ADMIN_BASE.reset(token)
+
+
+def _render(run_id: str, data: dict, counts: Mapping | None, plotly_src: str | None,
+            map_form: Mapping[str, str] | None) -> str:
     run, cohort = data["run"], data["cohort"]
     stage_seconds = _as_dict(run["stage_seconds"]) if run else {}
     params = _as_dict(run["params"]) if run else _as_dict(cohort["parametres"])
@@ -207,7 +268,8 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     else:
         compteurs = dict(data.get("planned") or {})
     out = ["<!DOCTYPE html>", '<html lang="fr"><head><meta charset="utf-8">',
-           f"<title>Clustering {esc(run_id)}</title><style>{CSS}</style></head><body>",
+           f"<title>Clustering {esc(run_id)}</title><style>{CSS}</style>",
+           charts.plotly_script(plotly_src) if data.get("charts") else "", "</head><body>",
            f"<h1>Rapport de clustering — <code>{esc(run_id)}</code></h1>"]
 
     meta = []
@@ -226,6 +288,9 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
                     "<code>dbt.cluster_changes</code>" if data.get("planned") else
                     "aucune cohorte de suggestions pour ce run")
     out.append(f'<p class="meta">{" · ".join(meta)}</p>')
+    warning = zero_suggestions_warning(compteurs) if (cohort or counts is not None) else None
+    if warning:
+        out.append(f'<p class="warning" id="zero-suggestions"><b>Attention</b> : {esc(warning)}</p>')
 
     # headline numbers
     cards = [("clusters", compteurs.get("clusters")), ("suggestions", compteurs.get("suggestions")),
@@ -280,6 +345,9 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     out.append(_size_histogram(data["sizes"]))
     out.append(_score_histogram(data["scores"]))
 
+    if data.get("charts"):
+        out.append(_sections_charts(data["charts"], cohort, map_form))
+
     if data["top"]:
         out.append(f"<h2>Plus grands clusters (top {TOP_SUGGESTIONS})</h2>")
         rows = [[_link(_admin(f"suggestions/suggestion/{sid}/change/"), f"#{sid}"), esc(cluster_id), esc(dep),
@@ -291,6 +359,30 @@ def render(run_id: str, data: dict, counts: Mapping | None = None) -> str:
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     out.append(f'<p class="meta">Généré le {esc(generated)}.</p></body></html>')
     return "\n".join(out)
+
+
+def _sections_charts(c: Mapping, cohort: Mapping | None, map_form: Mapping[str, str] | None) -> str:
+    """The interactive sections (data_platform.report.charts), in their reading order."""
+    def suggestion_link(cluster_id: str) -> str:
+        if not cohort:
+            return f"<code>{esc(cluster_id)}</code>"
+        return _link(_admin("suggestions/suggestion/", {"cohorte__id__exact": cohort["id"], "q": cluster_id}),
+                     cluster_id)
+
+    def run_link(other: str) -> str:
+        return _link(report_url(other, _ADMIN_BASE.get()), other)
+
+    threshold = c["threshold"]
+    return "\n".join([
+        "<h2>Distribution des scores</h2>", charts.section_score_distribution(c["pair_scores"], threshold),
+        f"<h2>Carte d'un département : {esc(c['departement'] or '—')}</h2>",
+        charts.section_departement_map(c["map"], c["departement"], c["departements"], map_form),
+        "<h2>Précision et rappel selon le seuil</h2>",
+        charts.section_precision_recall(c["precision_recall"], threshold),
+        "<h2>Paires autour du seuil</h2>", charts.section_near_threshold(c["near"], threshold, suggestion_link),
+        "<h2>Différences avec le run précédent</h2>",
+        charts.section_previous_diff(c["diff"], run_link, suggestion_link),
+    ])
 
 
 def _section_model(model: Mapping | None, params: Mapping) -> str:

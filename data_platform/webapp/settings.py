@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "data_platform.webapp.reports.framing.FrameableByAirflowMiddleware",  # the Airflow UI's DAG run tabs only
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 

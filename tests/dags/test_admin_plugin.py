@@ -14,6 +14,10 @@ def test_plugin_external_views_point_to_the_admin(airflow_env, db):
     nav, per_run = views["Revue des suggestions"], views["Cohorte (revue)"]
     assert nav["destination"] == "nav" and per_run["destination"] == "dag_run"
     assert "{RUN_ID}" in per_run["href"]
+    # Airflow 3.3's UI shows a DAG run tab only for a view with a url_route (distinct per view)
+    report = views["Rapport du run"]
+    assert report["destination"] == "dag_run" and "{RUN_ID}" in report["href"]
+    assert per_run["url_route"] == "cohorte-revue" and report["url_route"] == "rapport-run"
 
     # the admin answers those URLs (as a reviewer would, logged in)
     from django.contrib.auth.models import User
@@ -35,3 +39,12 @@ def test_plugin_external_views_point_to_the_admin(airflow_env, db):
     assert r.status_code == 302 and r["Location"].endswith(f"/suggestioncohorte/{cid}/change/")
     parts = urlsplit(nav["href"])
     assert client.get(parts.path + "?" + parts.query).status_code == 200
+    # the report tab: the run's report, rendered by the admin
+    parts = urlsplit(report["href"].replace("{DAG_ID}", "cluster_acteurs").replace(
+        "{RUN_ID}", "scheduled__2026-11-22T00:00:00%2B00:00"))
+    with db.cursor() as cur:
+        cur.execute("insert into cluster_run (run_id, dag_run_id, params, status) values (%s, %s, '{}', 'done')",
+                    ("scheduled__2026-11-22T00:00:00+00:00", "scheduled__2026-11-22T00:00:00+00:00"))
+    db.commit()
+    r = client.get(parts.path + "?" + parts.query)
+    assert r.status_code == 200 and b"scheduled__2026-11-22T00:00:00+00:00" in r.content

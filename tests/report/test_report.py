@@ -52,7 +52,14 @@ def test_report_is_written_self_contained_escaped_and_counted(run, db, tmp_path)
     page = path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
 
-    # self-contained: no external asset (stylesheet, script, image, font); links only to the admin
+    # self-contained: no external asset (stylesheet, script, image, font); links only to the admin.
+    # The only scripts are plotly.js, inline, and one per figure, whose JSON escapes < and / (\u003c):
+    # outside them the page is checked as before
+    scripts = re.findall(r"<script\b[^>]*>.*?</script>", page, re.DOTALL)
+    assert scripts[0].startswith('<script charset="utf-8">') and "plotly.js" in scripts[0][:2000]
+    assert all(re.match(r"<script>\s*window\.PLOTLYENV", f) for f in scripts[1:]) and len(scripts) >= 2
+    assert all(f.count("<") == 2 for f in scripts[1:])  # the tags themselves: no markup from the data
+    page = re.sub(r"<script\b[^>]*>.*?</script>", "", page, flags=re.DOTALL)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page.replace(settings.admin_base_url(), ""))
     assert "<link" not in page and "<img" not in page and "@import" not in page and "url(" not in page
     assert re.search(r"<script", page) is None  # nothing from the data became markup

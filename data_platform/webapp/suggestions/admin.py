@@ -581,3 +581,12 @@ admin.site.site_header = "Revue des fusions d'acteurs"
 admin.site.site_title = "Revue des fusions"
 admin.site.index_title = "Administration"
 
+
+# ---------------------------------------------------------------- run report link (data_platform/webapp/reports)
+# A separate block: the cohort list and change page link to the run's report, rendered by the admin.
+from data_platform.webapp.reports.links import cohort_report_link
+
+SuggestionCohorteAdmin.lien_rapport = admin.display(description="rapport du run")(cohort_report_link)
+SuggestionCohorteAdmin.list_display = (*SuggestionCohorteAdmin.list_display, "lien_rapport")
+SuggestionCohorteAdmin.fields = (*SuggestionCohorteAdmin.fields, "lien_rapport")
+SuggestionCohorteAdmin.readonly_fields = SuggestionCohorteAdmin.fields
