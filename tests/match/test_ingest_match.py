@@ -2,6 +2,8 @@
 and the index follows ingestion and apply."""
 from __future__ import annotations
 
+import pytest
+
 from data_platform.ingest.config import load_sources
 from data_platform.ingest.pipeline import ingest_source
 from tests.ingest.conftest import ingest_db, options, replay  # noqa: F401 - fixtures
@@ -13,7 +15,17 @@ def _one(conn, query, params=None):
         return cur.fetchone()
 
 
-def test_ingested_duplicate_yields_a_suggestion_in_its_own_cohort(db, ingest_db, options):  # noqa: F811
+@pytest.fixture
+def no_index_after(ingest_db):  # noqa: F811
+    """The match index is dropped after the test, whatever happens: other tests' ingestions must not find one."""
+    yield
+    ingest_db.rollback()
+    with ingest_db.cursor() as cur:
+        cur.execute("drop schema if exists match cascade")
+    ingest_db.commit()
+
+
+def test_ingested_duplicate_yields_a_suggestion_in_its_own_cohort(db, ingest_db, options, no_index_after):  # noqa: F811
     from data_platform.match import index
     from data_platform.suggestions.apply import apply_approved
 
@@ -79,7 +91,3 @@ def test_ingested_duplicate_yields_a_suggestion_in_its_own_cohort(db, ingest_db,
         cur.execute("select identifiant_unique from match.acteur_index where identifiant_unique = any(%s) order by 1",
                     ([dup, "cma_known1", parent[0]],))
         assert [r[0] for r in cur.fetchall()] == parent
-    conn.commit()
-    with conn.cursor() as cur:
-        cur.execute("drop schema if exists match cascade")
-    conn.commit()
