@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from data_platform.db.connection import connect, fetch_df
-from data_platform.db.scratch import scratch_database
+from data_platform.db.scratch import slot_scratch_database
 
 
 def _register_codes(conn, df) -> None:
@@ -75,9 +75,15 @@ def single_source(df) -> bool:
     return "source" not in df.columns or df["source"].astype(str).nunique() <= 1
 
 
-def _run_stages(url: str, params: dict) -> None:
-    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL."""
+def _run_stages(url: str, params: dict, verbose: bool = False) -> None:
+    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL; without
+    `verbose`, a progress line per stage and one summary line per dbt call instead of dbt's log."""
+    from data_platform.dbt_runner import QUIET_ENV
+    from data_platform.progress import PROGRESS_ENV
+
     env = {**os.environ, "DATABASE_URL": url}
+    if not verbose:
+        env.update({PROGRESS_ENV: "1", QUIET_ENV: "1"})
     subprocess.run([sys.executable, "-m", "data_platform.dedupe_csv", "--run-all", RUN_ID, json.dumps(params)],
                    check=True, env=env)
 
@@ -100,10 +106,12 @@ def read_csv_frame(input_path: str, tmpdir: str, conn=None):
 
 
 def dedupe(input_path: str, output_path: str, threshold: float | None = None, model_path: str | None = None,
-           allow_same_source: bool | None = None) -> dict:
-    """allow_same_source: None = on when the file has a single source (or no source column)."""
+           allow_same_source: bool | None = None, verbose: bool = False) -> dict:
+    """allow_same_source: None = on when the file has a single source (or no source column).
+    verbose: dbt's whole log instead of the progress lines."""
     import tempfile
 
+    from data_platform import progress
     from data_platform.load_csv import format_errors, load_acteurs
 
     if model_path:
@@ -112,8 +120,10 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
         model_from_json(json.loads(Path(model_path).read_text()))  # refuse a wrong file before any work
     params = {"dry_run": True, **({"threshold": threshold} if threshold is not None else {})}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmpdir, scratch_database("dedupe") as url:
-        with connect(url) as conn:
+    with progress.shown(not verbose), tempfile.TemporaryDirectory() as tmpdir, \
+            slot_scratch_database("dedupe") as url:
+        progress.done("scratch database", time.perf_counter() - started)
+        with connect(url) as conn, progress.stage("read and load the CSV") as step:
             df, errors, kept, ignored = read_csv_frame(input_path, tmpdir, conn=conn)
             if ignored:
                 print(f"ignored columns: {', '.join(ignored)}", file=sys.stderr)
@@ -121,6 +131,7 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
                 raise SystemExit(f"{input_path}: {len(errors)} invalid rows, nothing clustered\n"
                                  + format_errors(errors))
             load_acteurs(conn, df)
+            step["label"] = f"read and load the CSV: {len(df):,} rows"
             if model_path:  # the saved model scores the run as any saved model does (`model=<id>`: no fit)
                 from data_platform.cluster.model_store import import_model
 
@@ -128,7 +139,7 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
         if allow_same_source is None:
             allow_same_source = single_source(kept)
         params["allow_same_source"] = bool(allow_same_source)
-        _run_stages(url, params)
+        _run_stages(url, params, verbose)
         with connect(url) as conn:
             members = fetch_df(conn, "select identifiant_unique, cluster_id from cluster_membership "
                                      "where run_id = %s", (RUN_ID,))
@@ -147,7 +158,7 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
 
 def run(args) -> int:
     print(json.dumps(dedupe(args.input, args.out, args.threshold, getattr(args, "model", None),
-                            getattr(args, "allow_same_source", None)), indent=2))
+                            getattr(args, "allow_same_source", None), getattr(args, "verbose", False)), indent=2))
     return 0
 
 

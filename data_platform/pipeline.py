@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import time
 from contextlib import contextmanager
@@ -26,11 +27,16 @@ log = logging.getLogger(__name__)
 
 # dbt selectors of the two dbt stages (dbt_project/selectors.yml)
 DBT_SELECT_SELECTION = ["--selector", "cluster_prepare"]
+# the same when the database already holds the current seeds (dbt_runner.seeds_current): not reloaded
+DBT_SELECT_SELECTION_SEEDED = ["--selector", "cluster_prepare_seeded"]
 DBT_SELECT_PARENTS = ["--selector", "cluster_parents"]
 DEFAULT_BATCHES = int(os.environ.get("DP_CLUSTER_BATCHES", "4"))
 # A run's EM sees at most this many actors (whole partitions, `sample_partitions`): the fit's memory
 # and time stay bounded at 500,000 actors, and m / u / r are still estimated on ~800,000 candidate pairs
 TRAIN_MAX_ACTORS = 150_000
+# run_all clusters its batches in parallel worker processes (one per core, DP_CLUSTER_WORKERS to
+# override) from this many selected actors; below, in this process (a worker's start costs more)
+PARALLEL_MIN_ACTORS = int(os.environ.get("DP_PARALLEL_MIN_ACTORS", "20000"))
 
 
 @contextmanager
@@ -119,10 +125,16 @@ def build_selection(run_id: str) -> dict:
     """dbt: consolidated layer, normalization, partitions, and the run's selection.
 
     No actor selected: the run becomes `empty` and the later stages do nothing."""
-    from data_platform.dbt_runner import run_dbt
+    from data_platform.db import embedded
+    from data_platform.dbt_runner import record_seeds, run_dbt, seeds_current
 
+    url = embedded.ensure_url()
     with timed(run_id, "select_normalize"):
-        run_dbt(["build", *DBT_SELECT_SELECTION], vars={"run_id": run_id})
+        seeded = seeds_current(url)  # seeds reloaded only when their files changed (or are missing)
+        run_dbt(["build", *(DBT_SELECT_SELECTION_SEEDED if seeded else DBT_SELECT_SELECTION)],
+                vars={"run_id": run_id})
+        if not seeded:
+            record_seeds(url)
     with connect() as conn, conn.cursor() as cur:
         cur.execute("select count(*), count(distinct departement) from dbt.cluster_selection")
         actors, partitions = cur.fetchone()
@@ -294,14 +306,71 @@ def load_params(run_id: str) -> RunParams:
         return RunParams.load(conn, run_id)
 
 
-def run_all(run_id: str, raw_params: dict | None = None, n_batches: int = DEFAULT_BATCHES) -> dict:
-    """All stages in a row, without Airflow (dedupe-csv, demo, benchmarks, tests)."""
+def cluster_workers() -> int:
+    """Worker processes for run_all's clustering batches: DP_CLUSTER_WORKERS, else one per core."""
+    value = os.environ.get("DP_CLUSTER_WORKERS", "")
+    return max(1, int(value) if value.strip() else (os.cpu_count() or 1))
+
+
+def _cluster_task(args: tuple[str, list[str]]) -> dict:
+    """One batch in a worker process (its own database connections, as a mapped DAG task)."""
+    run_id, batch = args
+    return cluster(run_id, batch)
+
+
+def cluster_batches(run_id: str, batches: list[list[str]], workers: int = 1, on_done=None) -> list[dict]:
+    """`cluster` for every batch, in `workers` processes at once (each batch in a fresh process,
+    started from a forkserver that imported the clustering once: a batch's memory is returned when it
+    ends, so at most `workers` batches are in memory). Results in the batches' order; the rows each
+    batch writes do not depend on which process ran it. `on_done(result)` after each batch."""
+    if workers <= 1 or len(batches) <= 1:
+        results = []
+        for batch in batches:
+            results.append(cluster(run_id, batch))
+            if on_done:
+                on_done(results[-1])
+        return results
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["data_platform.pipeline", "data_platform.cluster.partition"])
+    results = []
+    with ctx.Pool(min(workers, len(batches)), maxtasksperchild=1) as pool:
+        for result in pool.imap(_cluster_task, [(run_id, b) for b in batches]):
+            results.append(result)
+            if on_done:
+                on_done(result)
+    return results
+
+
+def run_all(run_id: str, raw_params: dict | None = None, n_batches: int | None = None,
+            workers: int | None = None) -> dict:
+    """All stages in a row, without Airflow (dedupe-csv, demo, benchmarks, tests); the clustering
+    batches in parallel worker processes (`cluster_batches`; `workers` default `cluster_workers()`)
+    from PARALLEL_MIN_ACTORS selected actors, as the DAG's mapped tasks are; a smaller selection is
+    one batch in this process (n_batches: default DEFAULT_BATCHES, at least one per worker)."""
+    from data_platform import progress
+
+    workers = cluster_workers() if workers is None else max(1, int(workers))
     start_run(run_id, raw_params)
-    summary: dict = {"selection": build_selection(run_id)}
-    summary["model"] = train_model(run_id)
-    results = [cluster(run_id, batch) for batch in plan(run_id, n_batches)]
+    with progress.stage("dbt: selection and normalization") as step:
+        summary: dict = {"selection": build_selection(run_id)}
+        sel = summary["selection"]
+        step["label"] = f"selection: {sel['actors']:,} actors in {sel['partitions']} partitions"
+    with progress.stage("match model") as step:
+        summary["model"] = train_model(run_id)
+        fitted = summary["model"].get("fitted")
+        step["label"] = "match model: " + ("fitted by EM" if fitted else str(summary["model"].get("model", "-")))
+    if n_batches is None:
+        n_batches = DEFAULT_BATCHES if sel["actors"] >= PARALLEL_MIN_ACTORS else 1
+    if sel["actors"] < PARALLEL_MIN_ACTORS:
+        workers = 1
+    batches = plan(run_id, max(n_batches, workers))
+    with progress.bar("clustering", len(batches)) as bar:
+        results = cluster_batches(run_id, batches, workers, on_done=lambda r: bar.advance(
+            f"{r.get('actors', 0):,} actors, {r.get('clusters', 0):,} clusters"))
     summary["clusters"] = sum(int(r.get("clusters", 0)) for r in results)
-    summary["changes"] = build_parents(run_id)
-    summary["suggestions"] = write(run_id)
+    with progress.stage("dbt: parents and changes"):
+        summary["changes"] = build_parents(run_id)
+    with progress.stage("suggestions"):
+        summary["suggestions"] = write(run_id)
     summary.update(finish(run_id, summary["suggestions"]))
     return summary
