@@ -37,7 +37,8 @@ WORK = LOCAL / "side-by-side"
 def ensure_splink() -> Path:
     """The Splink virtual environment's Python (created with uv on first use)."""
     python = SPLINK_VENV / "bin" / "python"
-    if python.exists() and subprocess.run([str(python), "-c", "import splink"], capture_output=True).returncode == 0:
+    if python.exists() and subprocess.run([str(python), "-c", "import splink"], capture_output=True,
+                                            check=False).returncode == 0:
         return python
     uv = ROOT / ".venv" / "bin" / "uv"
     uv_cmd = [str(uv)] if uv.exists() else ["uv"]

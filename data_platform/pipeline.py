@@ -146,19 +146,20 @@ def build_selection(run_id: str) -> dict:
 
 
 @_stage
-def train_model(run_id: str) -> dict:
+def train_model(run_id: str, processes: int = 1) -> dict:
     """The run's match model, once for the whole selection (`choose_model`); its id goes to
-    `cluster_run.model_id`, which every clustering batch reads."""
+    `cluster_run.model_id`, which every clustering batch reads. `processes` > 1 (run_all): the
+    candidates and comparisons of the training partitions are computed in that many worker processes."""
     if _is_empty(run_id):
         return {}
     params = load_params(run_id)
     with timed(run_id, "model"), connect() as conn:
-        result = choose_model(conn, run_id, params)
+        result = choose_model(conn, run_id, params, processes=processes)
     log.info("run %s: model %s", run_id, result)
     return result
 
 
-def choose_model(conn, run_id: str, params: RunParams, workers: int = 1) -> dict:
+def choose_model(conn, run_id: str, params: RunParams, workers: int = 1, processes: int = 1) -> dict:
     """The run's model from its `model` parameter (data_platform.cluster.model_store's docstring):
     `rules` (none), a saved id (used as it is), `latest` (the newest saved, else as `em`), `em`
     (`fit_selection_model`, saved in match_model with trained_on = the run). Records the id in
@@ -173,7 +174,7 @@ def choose_model(conn, run_id: str, params: RunParams, workers: int = 1) -> dict
         model_id = model_store.load_row(conn, choice)["id"]  # LookupError names a missing id
     result = {"model": choice, "model_id": model_id, "fitted": False}
     if model_id is None and choice != "rules":
-        model, seen = fit_selection_model(conn, run_id, params, workers)
+        model, seen = fit_selection_model(conn, run_id, params, workers, processes=processes)
         fallback = model.info.get("fallback")
         model_id = model_store.save(conn, model, name=("default+u " if fallback else "em ") + run_id,
                                     trained_on=f"run {run_id}", created_by="pipeline")
@@ -198,14 +199,20 @@ def sample_partitions(sizes: dict[str, int], max_actors: int = TRAIN_MAX_ACTORS)
     return sorted(chosen)
 
 
-def fit_selection_model(conn, run_id: str, params: RunParams, workers: int = 1) -> tuple[object, dict]:
+def fit_selection_model(conn, run_id: str, params: RunParams, workers: int = 1,
+                        processes: int = 1) -> tuple[object, dict]:
     """Fellegi–Sunter on the run's selection (`sample_partitions`), by `model.fit_selection` (EM, or
-    the default model's m with this data's u below MIN_FIT_PAIRS candidate pairs); and what it saw."""
+    the default model's m with this data's u below MIN_FIT_PAIRS candidate pairs); and what it saw.
+    `processes` > 1: `_fit_in_workers` (the same model, its comparisons computed in parallel)."""
     from data_platform.cluster import partition as P
     from data_platform.cluster.model import fit_selection
 
     sizes = P.partition_sizes(conn, run_id)
     deps = sample_partitions(sizes)
+    if processes > 1 and len(deps) > 1 and sum(sizes[d] for d in deps) >= PARALLEL_MIN_ACTORS:
+        fitted = _fit_in_workers(run_id, params, {d: sizes[d] for d in deps}, processes, len(sizes))
+        if fitted is not None:
+            return fitted
     df = P.read_selection(conn, run_id, deps)
     compare_only = P.ModelScorer(None, params.scoring, workers)
     parts = []
@@ -214,6 +221,65 @@ def fit_selection_model(conn, run_id: str, params: RunParams, workers: int = 1) 
         parts.append((arr, P.compare_partition(arr, params, workers, scorer=compare_only)))
     model = fit_selection(parts)
     seen = {"actors": len(df), "partitions": len(deps), "partitions_in_selection": len(sizes),
+            "candidate_pairs": model.info.get("candidate_pairs")}
+    model.info.update(seen)
+    return model, seen
+
+
+def _training_task(args) -> list[tuple[int, object, object]]:
+    """A worker's share of the training: per partition of `deps` (sorted), its size, the candidates'
+    comparison levels and the levels of its pre-drawn random pairs."""
+    from data_platform.cluster import partition as P
+    from data_platform.cluster.comparisons import compare
+
+    run_id, deps, draws = args
+    params = load_params(run_id)
+    compare_only = P.ModelScorer(None, params.scoring, 1)
+    with connect() as conn:
+        df = P.read_selection(conn, run_id, deps)
+    out = []
+    for d, part in P.partitions_of(df):
+        arr = P.prepare(part)
+        a, b = draws[d]
+        out.append((d, len(arr), P.compare_partition(arr, params, 1, scorer=compare_only), compare(arr, a, b).levels))
+    return out
+
+
+def _fit_in_workers(run_id: str, params: RunParams, sizes: dict[str, int], processes: int,
+                    partitions_in_selection: int) -> tuple[object, dict] | None:
+    """`model.FellegiSunter.fit_partitions` on the training partitions, their candidates and random
+    pairs' comparisons computed in `processes` worker processes. The random pairs are drawn here, in
+    the order and with the generator fit_partitions uses (`model._random_levels`), so the model is the
+    one the serial path fits. None when the selection has too few candidate pairs for EM (the caller
+    then takes the serial path, whose fallback needs the partitions themselves)."""
+    import numpy as np
+
+    from data_platform.cluster import model as M
+    from data_platform.cluster.comparisons import Compared, random_pairs
+    from data_platform.cluster.partition import balance
+
+    deps = sorted(sizes)
+    n = np.array([sizes[d] for d in deps], dtype=np.float64)
+    total = (n * (n - 1) / 2).sum()
+    rng = np.random.default_rng(M.SEED)
+    draws = {}
+    for d, size in zip(deps, n):
+        want = int(np.ceil(M.U_SAMPLE_PAIRS * size * (size - 1) / 2 / total)) if total else 0
+        draws[d] = random_pairs(int(size), want, rng)
+    chunks = balance(sizes, processes * 2)
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["data_platform.pipeline", "data_platform.cluster.partition"])
+    with ctx.Pool(min(processes, len(chunks)), maxtasksperchild=1) as pool:
+        done = pool.map(_training_task, [(run_id, c, {d: draws[d] for d in c}) for c in chunks])
+    parts = sorted((p for chunk in done for p in chunk), key=lambda p: p[0])
+    if [p[0] for p in parts] != deps or sum(len(p[2]) for p in parts) < M.MIN_FIT_PAIRS:
+        return None
+    candidates = Compared.concat([p[2] for p in parts])
+    pair_sizes = np.concatenate([np.full(len(p[2]), float(p[1])) for p in parts])
+    model = M.FellegiSunter.fit(candidates, np.concatenate([p[3] for p in parts]), int(n.sum()),
+                                partition_sizes=pair_sizes)
+    model.info["fallback"] = False
+    seen = {"actors": int(n.sum()), "partitions": len(deps), "partitions_in_selection": partitions_in_selection,
             "candidate_pairs": model.info.get("candidate_pairs")}
     model.info.update(seen)
     return model, seen
@@ -356,7 +422,7 @@ def run_all(run_id: str, raw_params: dict | None = None, n_batches: int | None =
         sel = summary["selection"]
         step["label"] = f"selection: {sel['actors']:,} actors in {sel['partitions']} partitions"
     with progress.stage("match model") as step:
-        summary["model"] = train_model(run_id)
+        summary["model"] = train_model(run_id, processes=workers if sel["actors"] >= PARALLEL_MIN_ACTORS else 1)
         fitted = summary["model"].get("fitted")
         step["label"] = "match model: " + ("fitted by EM" if fitted else str(summary["model"].get("model", "-")))
     if n_batches is None:

@@ -53,3 +53,20 @@ def test_cluster_batches_runs_each_batch_in_a_worker_and_keeps_their_order(gener
     seen = []
     results = pipeline.cluster_batches("order", batches, workers=2, on_done=lambda r: seen.append(r["departements"]))
     assert [r["departements"] for r in results] == [sorted(b) for b in batches] == seen
+
+
+def test_the_model_fitted_in_worker_processes_is_the_serial_one(generated, monkeypatch):
+    """Training's comparisons computed in two worker processes (random pairs drawn in the parent, in
+    the serial order): the same Fellegi–Sunter parameters as the serial fit."""
+    from data_platform import pipeline
+    from data_platform.cluster.params import RunParams
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_ACTORS", 0)
+    pipeline.start_run("fit", {"model": "em", "dry_run": True})
+    pipeline.build_selection("fit")
+    params = pipeline.load_params("fit")
+    assert isinstance(params, RunParams)
+    serial, seen_s = pipeline.fit_selection_model(generated, "fit", params, processes=1)
+    parallel, seen_p = pipeline.fit_selection_model(generated, "fit", params, processes=2)
+    assert seen_s == seen_p and not serial.info["fallback"]
+    assert parallel.to_json() == serial.to_json()

@@ -86,11 +86,11 @@ _WORD = re.compile(r"(?u)\b\w+\b")
 
 
 def _ngram_codes(texts: Sequence[str], analyzer: str, ngram_range) -> tuple[np.ndarray, np.ndarray] | None:
-    """(document, n-gram code) of every n-gram occurrence, the n-grams being TfidfVectorizer's for
+    r"""(document, n-gram code) of every n-gram occurrence, the n-grams being TfidfVectorizer's for
     char_wb trigrams (per whitespace-separated word padded with one space: the trigrams of
     ' ' + text + ' ' whose middle character is not a space) or word n-grams in ngram_range (words of
     r"\b\w+\b"); None for another analyzer. Codes are int64, equal for equal n-grams."""
-    texts = ["" if t is None or t != t else str(t) for t in texts]
+    texts = [t if isinstance(t, str) else ("" if pd.isna(t) else str(t)) for t in texts]
     if analyzer == "char_wb" and tuple(ngram_range) == (3, 3):
         padded = [" " + " ".join(t.split()) + " " for t in texts]
         lengths = np.fromiter((len(t) for t in padded), np.int64, len(padded))
