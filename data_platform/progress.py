@@ -102,4 +102,5 @@ def bar(label: str, total: int, unit: str = "batches"):
             yield Bar(label, total, progress, progress.add_task(label, total=total))
     else:
         yield Bar(label, total)
-    done(f"{label}: {total} {unit}", time.perf_counter() - start)
+    done(f"{label}: {total} {unit if total != 1 else unit.removesuffix('es').removesuffix('s')}",
+         time.perf_counter() - start)
