@@ -73,9 +73,10 @@ def main() -> int:
     linker = Linker(df, settings, db_api=DuckDBAPI(), set_up_basic_logging=False)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("nom", "code_postal"), block_on("siret"), block_on("telephone")], recall=0.7)
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("code_postal"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("substr(nom, 1, 4)"))
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
+    # EM sessions on narrow rules (a postal code alone pairs thousands of actors in a city: millions of pairs)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("code_postal", "substr(nom, 1, 2)"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("nom", "substr(code_postal, 1, 2)"))
     pred = linker.inference.predict(threshold_match_probability=args.threshold)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         pred, threshold_match_probability=args.threshold).as_pandas_dataframe()
