@@ -10,7 +10,7 @@ export UV_SYSTEM_CERTS := 1
 export DO_NOT_TRACK := 1
 export AIRFLOW__CORE__PARALLELISM ?= 4
 
-.PHONY: install demo test stop admin lint lock bench clean
+.PHONY: install demo test stop admin lint lock bench side-by-side clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lock: install  ## re-resolve requirements.lock from pyproject.toml
 
 bench: install  ## the benchmarks at quick sizes (BENCH_ARGS=--full for the README's sizes, --dag for Airflow)
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+SIZES ?= 2000
+side-by-side: install  ## dedupe-csv vs Splink (own venv) on generated files: SIZES="50000 500000", time, memory, P/R/F1
+	$(BIN)/python bench/side_by_side.py $(SIZES) $(SIDE_ARGS)
 
 clean: stop
 	rm -rf .local

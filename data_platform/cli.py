@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="a saved model's JSON (label --model-out, model export) that scores the pairs")
     s.add_argument("--allow-same-source", action=argparse.BooleanOptionalAction, default=None,
                    help="two actors of one source may match (default: on when the file has a single source)")
+    s.add_argument("--verbose", action="store_true",
+                   help="print dbt's whole log instead of a progress line per stage and one line per dbt call")
     s.set_defaults(func=cmd_dedupe_csv)
 
     s = sub.add_parser("model", help="saved match models: list, export one to JSON, import one from JSON")

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from data_platform.csv_input import CsvTable, InputError, parse_sep, read_table
 from data_platform.csv_output import write_csv
 from data_platform.db.connection import connect, fetch_df
-from data_platform.db.scratch import scratch_database
+from data_platform.db.scratch import slot_scratch_database
 
 
 def _register_codes(conn, df) -> None:
@@ -74,9 +74,15 @@ def single_source(df) -> bool:
     return "source" not in df.columns or df["source"].astype(str).nunique() <= 1
 
 
-def _run_stages(url: str, params: dict) -> None:
-    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL."""
+def _run_stages(url: str, params: dict, verbose: bool = False) -> None:
+    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL; without
+    `verbose`, a progress line per stage and one summary line per dbt call instead of dbt's log."""
+    from data_platform.dbt_runner import QUIET_ENV
+    from data_platform.progress import PROGRESS_ENV
+
     env = {**os.environ, "DATABASE_URL": url}
+    if not verbose:
+        env.update({PROGRESS_ENV: "1", QUIET_ENV: "1"})
     subprocess.run([sys.executable, "-m", "data_platform.dedupe_csv", "--run-all", RUN_ID, json.dumps(params)],
                    check=True, env=env)
 
@@ -173,9 +179,11 @@ def read_input(input_path: str, sep: str | None = None) -> CsvFrame:
 
 
 def dedupe(input_path: str, output_path: str, threshold: float | None = None, model_path: str | None = None,
-           allow_same_source: bool | None = None, sep: str | None = None) -> dict:
+           allow_same_source: bool | None = None, sep: str | None = None, verbose: bool = False) -> dict:
     """allow_same_source: None = on when the file has a single source (or no source column).
-    Every input is checked before the work starts (InputError: one line)."""
+    Every input is checked before the work starts (InputError: one line).
+    verbose: dbt's whole log instead of the progress lines."""
+    from data_platform import progress
     from data_platform.load_csv import load_acteurs
 
     check_threshold(threshold)
@@ -188,10 +196,12 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
         print(f"ignored columns: {', '.join(read.ignored)}", file=sys.stderr)
     params = {"dry_run": True, **({"threshold": threshold} if threshold is not None else {})}
     started = time.perf_counter()
-    with scratch_database("dedupe") as url:
-        with connect(url) as conn:
+    with progress.shown(not verbose), slot_scratch_database("dedupe") as url:
+        progress.done("scratch database", time.perf_counter() - started)
+        with connect(url) as conn, progress.stage(f"load the CSV: {len(df):,} rows"):
             _register_codes(conn, kept)
             load_acteurs(conn, df)
+            step["label"] = f"read and load the CSV: {len(df):,} rows"
             if model_path:  # the saved model scores the run as any saved model does (`model=<id>`: no fit)
                 from data_platform.cluster.model_store import import_model
 
@@ -199,7 +209,7 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
         if allow_same_source is None:
             allow_same_source = single_source(kept)
         params["allow_same_source"] = bool(allow_same_source)
-        _run_stages(url, params)
+        _run_stages(url, params, verbose)
         with connect(url) as conn:
             members = fetch_df(conn, "select identifiant_unique, cluster_id from cluster_membership "
                                      "where run_id = %s", (RUN_ID,))
@@ -216,7 +226,8 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
 def run(args) -> int:
     try:
         result = dedupe(args.input, args.out, args.threshold, getattr(args, "model", None),
-                        getattr(args, "allow_same_source", None), parse_sep(getattr(args, "sep", None)))
+                        getattr(args, "allow_same_source", None), parse_sep(getattr(args, "sep", None)),
+                        getattr(args, "verbose", False))
     except InputError as exc:
         print(f"dedupe-csv: {exc}", file=sys.stderr)
         return exc.exit_code

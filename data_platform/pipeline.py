@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import time
 from contextlib import contextmanager
@@ -26,11 +27,16 @@ log = logging.getLogger(__name__)
 
 # dbt selectors of the two dbt stages (dbt_project/selectors.yml)
 DBT_SELECT_SELECTION = ["--selector", "cluster_prepare"]
+# the same when the database already holds the current seeds (dbt_runner.seeds_current): not reloaded
+DBT_SELECT_SELECTION_SEEDED = ["--selector", "cluster_prepare_seeded"]
 DBT_SELECT_PARENTS = ["--selector", "cluster_parents"]
 DEFAULT_BATCHES = int(os.environ.get("DP_CLUSTER_BATCHES", "4"))
 # A run's EM sees at most this many actors (whole partitions, `sample_partitions`): the fit's memory
 # and time stay bounded at 500,000 actors, and m / u / r are still estimated on ~800,000 candidate pairs
 TRAIN_MAX_ACTORS = 150_000
+# run_all clusters its batches in parallel worker processes (one per core, DP_CLUSTER_WORKERS to
+# override) from this many selected actors; below, in this process (a worker's start costs more)
+PARALLEL_MIN_ACTORS = int(os.environ.get("DP_PARALLEL_MIN_ACTORS", "20000"))
 
 
 @contextmanager
@@ -135,12 +141,18 @@ def build_selection(run_id: str) -> dict:
     """dbt: consolidated layer, normalization, partitions, and the run's selection.
 
     No actor selected: the run becomes `empty` and the later stages do nothing."""
-    from data_platform.dbt_runner import run_dbt
+    from data_platform.db import embedded
+    from data_platform.dbt_runner import record_seeds, run_dbt, seeds_current
 
     if _is_empty(run_id):  # opened empty (mark_empty): no dbt build, no selection of all of France
         return {"actors": 0, "partitions": 0}
+    url = embedded.ensure_url()
     with timed(run_id, "select_normalize"):
-        run_dbt(["build", *DBT_SELECT_SELECTION], vars={"run_id": run_id})
+        seeded = seeds_current(url)  # seeds reloaded only when their files changed (or are missing)
+        run_dbt(["build", *(DBT_SELECT_SELECTION_SEEDED if seeded else DBT_SELECT_SELECTION)],
+                vars={"run_id": run_id})
+        if not seeded:
+            record_seeds(url)
     with connect() as conn, conn.cursor() as cur:
         cur.execute("select count(*), count(distinct departement) from dbt.cluster_selection")
         actors, partitions = cur.fetchone()
@@ -152,19 +164,20 @@ def build_selection(run_id: str) -> dict:
 
 
 @_stage
-def train_model(run_id: str) -> dict:
+def train_model(run_id: str, processes: int = 1) -> dict:
     """The run's match model, once for the whole selection (`choose_model`); its id goes to
-    `cluster_run.model_id`, which every clustering batch reads."""
+    `cluster_run.model_id`, which every clustering batch reads. `processes` > 1 (run_all): the
+    candidates and comparisons of the training partitions are computed in that many worker processes."""
     if _is_empty(run_id):
         return {}
     params = load_params(run_id)
     with timed(run_id, "model"), connect() as conn:
-        result = choose_model(conn, run_id, params)
+        result = choose_model(conn, run_id, params, processes=processes)
     log.info("run %s: model %s", run_id, result)
     return result
 
 
-def choose_model(conn, run_id: str, params: RunParams, workers: int = 1) -> dict:
+def choose_model(conn, run_id: str, params: RunParams, workers: int = 1, processes: int = 1) -> dict:
     """The run's model from its `model` parameter (data_platform.cluster.model_store's docstring):
     `rules` (none), a saved id (used as it is), `latest` (the newest saved, else as `em`), `em`
     (`fit_selection_model`, saved in match_model with trained_on = the run). Records the id in
@@ -179,7 +192,7 @@ def choose_model(conn, run_id: str, params: RunParams, workers: int = 1) -> dict
         model_id = model_store.load_row(conn, choice)["id"]  # LookupError names a missing id
     result = {"model": choice, "model_id": model_id, "fitted": False}
     if model_id is None and choice != "rules":
-        model, seen = fit_selection_model(conn, run_id, params, workers)
+        model, seen = fit_selection_model(conn, run_id, params, workers, processes=processes)
         fallback = model.info.get("fallback")
         model_id = model_store.save(conn, model, name=("default+u " if fallback else "em ") + run_id,
                                     trained_on=f"run {run_id}", created_by="pipeline")
@@ -204,14 +217,20 @@ def sample_partitions(sizes: dict[str, int], max_actors: int = TRAIN_MAX_ACTORS)
     return sorted(chosen)
 
 
-def fit_selection_model(conn, run_id: str, params: RunParams, workers: int = 1) -> tuple[object, dict]:
+def fit_selection_model(conn, run_id: str, params: RunParams, workers: int = 1,
+                        processes: int = 1) -> tuple[object, dict]:
     """Fellegi–Sunter on the run's selection (`sample_partitions`), by `model.fit_selection` (EM, or
-    the default model's m with this data's u below MIN_FIT_PAIRS candidate pairs); and what it saw."""
+    the default model's m with this data's u below MIN_FIT_PAIRS candidate pairs); and what it saw.
+    `processes` > 1: `_fit_in_workers` (the same model, its comparisons computed in parallel)."""
     from data_platform.cluster import partition as P
     from data_platform.cluster.model import fit_selection
 
     sizes = P.partition_sizes(conn, run_id)
     deps = sample_partitions(sizes)
+    if processes > 1 and len(deps) > 1 and sum(sizes[d] for d in deps) >= PARALLEL_MIN_ACTORS:
+        fitted = _fit_in_workers(run_id, params, {d: sizes[d] for d in deps}, processes, len(sizes))
+        if fitted is not None:
+            return fitted
     df = P.read_selection(conn, run_id, deps)
     compare_only = P.ModelScorer(None, params.scoring, workers)
     parts = []
@@ -220,6 +239,65 @@ def fit_selection_model(conn, run_id: str, params: RunParams, workers: int = 1) 
         parts.append((arr, P.compare_partition(arr, params, workers, scorer=compare_only)))
     model = fit_selection(parts)
     seen = {"actors": len(df), "partitions": len(deps), "partitions_in_selection": len(sizes),
+            "candidate_pairs": model.info.get("candidate_pairs")}
+    model.info.update(seen)
+    return model, seen
+
+
+def _training_task(args) -> list[tuple[int, object, object]]:
+    """A worker's share of the training: per partition of `deps` (sorted), its size, the candidates'
+    comparison levels and the levels of its pre-drawn random pairs."""
+    from data_platform.cluster import partition as P
+    from data_platform.cluster.comparisons import compare
+
+    run_id, deps, draws = args
+    params = load_params(run_id)
+    compare_only = P.ModelScorer(None, params.scoring, 1)
+    with connect() as conn:
+        df = P.read_selection(conn, run_id, deps)
+    out = []
+    for d, part in P.partitions_of(df):
+        arr = P.prepare(part)
+        a, b = draws[d]
+        out.append((d, len(arr), P.compare_partition(arr, params, 1, scorer=compare_only), compare(arr, a, b).levels))
+    return out
+
+
+def _fit_in_workers(run_id: str, params: RunParams, sizes: dict[str, int], processes: int,
+                    partitions_in_selection: int) -> tuple[object, dict] | None:
+    """`model.FellegiSunter.fit_partitions` on the training partitions, their candidates and random
+    pairs' comparisons computed in `processes` worker processes. The random pairs are drawn here, in
+    the order and with the generator fit_partitions uses (`model._random_levels`), so the model is the
+    one the serial path fits. None when the selection has too few candidate pairs for EM (the caller
+    then takes the serial path, whose fallback needs the partitions themselves)."""
+    import numpy as np
+
+    from data_platform.cluster import model as M
+    from data_platform.cluster.comparisons import Compared, random_pairs
+    from data_platform.cluster.partition import balance
+
+    deps = sorted(sizes)
+    n = np.array([sizes[d] for d in deps], dtype=np.float64)
+    total = (n * (n - 1) / 2).sum()
+    rng = np.random.default_rng(M.SEED)
+    draws = {}
+    for d, size in zip(deps, n):
+        want = int(np.ceil(M.U_SAMPLE_PAIRS * size * (size - 1) / 2 / total)) if total else 0
+        draws[d] = random_pairs(int(size), want, rng)
+    chunks = balance(sizes, processes * 2)
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["data_platform.pipeline", "data_platform.cluster.partition"])
+    with ctx.Pool(min(processes, len(chunks)), maxtasksperchild=1) as pool:
+        done = pool.map(_training_task, [(run_id, c, {d: draws[d] for d in c}) for c in chunks])
+    parts = sorted((p for chunk in done for p in chunk), key=lambda p: p[0])
+    if [p[0] for p in parts] != deps or sum(len(p[2]) for p in parts) < M.MIN_FIT_PAIRS:
+        return None
+    candidates = Compared.concat([p[2] for p in parts])
+    pair_sizes = np.concatenate([np.full(len(p[2]), float(p[1])) for p in parts])
+    model = M.FellegiSunter.fit(candidates, np.concatenate([p[3] for p in parts]), int(n.sum()),
+                                partition_sizes=pair_sizes)
+    model.info["fallback"] = False
+    seen = {"actors": int(n.sum()), "partitions": len(deps), "partitions_in_selection": partitions_in_selection,
             "candidate_pairs": model.info.get("candidate_pairs")}
     model.info.update(seen)
     return model, seen
@@ -369,15 +447,73 @@ def load_params(run_id: str) -> RunParams:
         return RunParams.load(conn, run_id)
 
 
-def run_all(run_id: str, raw_params: dict | None = None, n_batches: int = DEFAULT_BATCHES) -> dict:
-    """All stages in a row, without Airflow (dedupe-csv, demo, benchmarks, tests)."""
+def cluster_workers() -> int:
+    """Worker processes for run_all's clustering batches: DP_CLUSTER_WORKERS, else one per core."""
+    value = os.environ.get("DP_CLUSTER_WORKERS", "")
+    return max(1, int(value) if value.strip() else (os.cpu_count() or 1))
+
+
+def _cluster_task(args: tuple[str, list[str]]) -> dict:
+    """One batch in a worker process (its own database connections, as a mapped DAG task)."""
+    run_id, batch = args
+    return cluster(run_id, batch)
+
+
+def cluster_batches(run_id: str, batches: list[list[str]], workers: int = 1, on_done=None) -> list[dict]:
+    """`cluster` for every batch, in `workers` processes at once (each batch in a fresh process,
+    started from a forkserver that imported the clustering once: a batch's memory is returned when it
+    ends, so at most `workers` batches are in memory). Results in the batches' order; the rows each
+    batch writes do not depend on which process ran it. `on_done(result)` after each batch."""
+    if workers <= 1 or len(batches) <= 1:
+        results = []
+        for batch in batches:
+            results.append(cluster(run_id, batch))
+            if on_done:
+                on_done(results[-1])
+        return results
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["data_platform.pipeline", "data_platform.cluster.partition"])
+    results = []
+    with ctx.Pool(min(workers, len(batches)), maxtasksperchild=1) as pool:
+        for result in pool.imap(_cluster_task, [(run_id, b) for b in batches]):
+            results.append(result)
+            if on_done:
+                on_done(result)
+    return results
+
+
+def run_all(run_id: str, raw_params: dict | None = None, n_batches: int | None = None,
+            workers: int | None = None) -> dict:
+    """All stages in a row, without Airflow (dedupe-csv, demo, benchmarks, tests); the clustering
+    batches in parallel worker processes (`cluster_batches`; `workers` default `cluster_workers()`)
+    from PARALLEL_MIN_ACTORS selected actors, as the DAG's mapped tasks are; a smaller selection is
+    one batch in this process (n_batches: default DEFAULT_BATCHES, at least one per worker)."""
+    from data_platform import progress
+
+    workers = cluster_workers() if workers is None else max(1, int(workers))
     start_run(run_id, raw_params)
-    summary: dict = {"selection": build_selection(run_id)}
-    summary["model"] = train_model(run_id)
-    results = [cluster(run_id, batch) for batch in plan(run_id, n_batches)]
+    with progress.stage("dbt: selection and normalization") as step:
+        summary: dict = {"selection": build_selection(run_id)}
+        sel = summary["selection"]
+        step["label"] = f"selection: {sel['actors']:,} actors in {sel['partitions']} partitions"
+    with progress.stage("match model") as step:
+        summary["model"] = train_model(run_id, processes=workers if sel["actors"] >= PARALLEL_MIN_ACTORS else 1)
+        fitted = summary["model"].get("fitted")
+        step["label"] = "match model: " + ("fitted by EM" if fitted else str(summary["model"].get("model", "-")))
+    if n_batches is None:
+        n_batches = DEFAULT_BATCHES if sel["actors"] >= PARALLEL_MIN_ACTORS else 1
+    if sel["actors"] < PARALLEL_MIN_ACTORS:
+        workers = 1
+    batches = plan(run_id, max(n_batches, workers))
+    with progress.bar("clustering", len(batches)) as bar:
+        results = cluster_batches(run_id, batches, workers, on_done=lambda r: bar.advance(
+            f"{r.get('actors', 0):,} actors, {r.get('clusters', 0):,} clusters"))
     summary["clusters"] = sum(int(r.get("clusters", 0)) for r in results)
-    summary["national"] = cluster_national(run_id)
-    summary["changes"] = build_parents(run_id)
-    summary["suggestions"] = write(run_id)
+    with progress.stage("national: pairs across partitions"):
+        summary["national"] = cluster_national(run_id)
+    with progress.stage("dbt: parents and changes"):
+        summary["changes"] = build_parents(run_id)
+    with progress.stage("suggestions"):
+        summary["suggestions"] = write(run_id)
     summary.update(finish(run_id, summary["suggestions"]))
     return summary

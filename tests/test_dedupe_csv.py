@@ -72,3 +72,19 @@ def test_file_without_source_column_is_one_source(tmp_path, database_url):
     assert main(["dedupe-csv", str(src), "--out", str(out)]) == 0
     cluster = _clusters(out)
     assert cluster["csv_R1"] and cluster["csv_R1"] == cluster["csv_E1"]
+
+
+def test_dedupe_csv_prints_a_line_per_stage_and_one_per_dbt_call_without_ansi_codes(tmp_path, database_url, capfd):
+    """Without --verbose: no dbt log, one summary line per dbt call, a line per stage and per batch; stderr is
+    not a terminal here, so no ANSI code at all."""
+    import re
+
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _write(src, HEADER, ROWS)
+    assert main(["dedupe-csv", str(src), "--out", str(out)]) == 0
+    err = capfd.readouterr().err
+    assert "\x1b[" not in err and "Running with dbt" not in err
+    assert len(re.findall(r"^dbt build: \d+ models, .*passed in [\d.]+ s$", err, re.M)) == 2, err
+    for line in ("scratch database (", "read and load the CSV: 4 rows (", "selection: 4 actors in ",
+                 "clustering: 1/1 — 4 actors", "clustering: 1 batch (", "dbt: parents and changes ("):
+        assert line in err, err

@@ -16,9 +16,11 @@ gives the same pairs.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -35,8 +37,39 @@ def tfidf_matrix(texts: Sequence[str], ngram_range=(3, 3), max_df_rows: int | No
     has any n-gram.
 
     n-grams present in more than `max_df_rows` rows are dropped (they carry almost no weight and make
-    the similarity product quadratic); None/0 keeps them all.
+    the similarity product quadratic); None/0 keeps them all. The weighting is scikit-learn's
+    TfidfVectorizer(sublinear_tf=True, smooth idf, norm="l2"); the n-grams of the analyzers used by
+    the blocking keys (char_wb trigrams, word 1-3-grams) are extracted with numpy in one pass over
+    all the texts (`_ngram_codes`), the rest by scikit-learn.
     """
+    n = len(texts)
+    coded = _ngram_codes(texts, analyzer, ngram_range)
+    if coded is None:
+        return _sklearn_tfidf(texts, ngram_range, max_df_rows, analyzer)
+    docs, feats = coded
+    if not len(feats):
+        return None
+    feats, _ = pd.factorize(feats, sort=False)
+    m = int(feats.max()) + 1
+    counts = sp.csr_matrix((np.ones(len(docs), np.float64), (docs, feats)), shape=(n, m))
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=m)
+    if max_df_rows and max_df_rows < n:
+        keep = np.flatnonzero(df <= max_df_rows)
+        if not len(keep):
+            return None  # every n-gram too frequent
+        counts, df = counts[:, keep], df[keep]
+    idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
+    x = counts.tocsr()
+    x.data = (1.0 + np.log(x.data)) * idf[x.indices]
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    x.data /= np.repeat(np.where(norms > 0, norms, 1.0), np.diff(x.indptr))
+    x = x.astype(np.float32)
+    x.sort_indices()
+    return x
+
+
+def _sklearn_tfidf(texts, ngram_range, max_df_rows, analyzer):
     n = len(texts)
     max_df = 1.0 if not max_df_rows or max_df_rows >= n else int(max_df_rows)
     extra = {"token_pattern": r"(?u)\b\w+\b"} if analyzer == "word" else {}
@@ -47,6 +80,52 @@ def tfidf_matrix(texts: Sequence[str], ngram_range=(3, 3), max_df_rows: int | No
     except ValueError:  # empty vocabulary: every text empty (or every n-gram too frequent)
         return None
     return x.tocsr()
+
+
+_WORD = re.compile(r"(?u)\b\w+\b")
+
+
+def _ngram_codes(texts: Sequence[str], analyzer: str, ngram_range) -> tuple[np.ndarray, np.ndarray] | None:
+    r"""(document, n-gram code) of every n-gram occurrence, the n-grams being TfidfVectorizer's for
+    char_wb trigrams (per whitespace-separated word padded with one space: the trigrams of
+    ' ' + text + ' ' whose middle character is not a space) or word n-grams in ngram_range (words of
+    r"\b\w+\b"); None for another analyzer. Codes are int64, equal for equal n-grams."""
+    texts = [t if isinstance(t, str) else ("" if pd.isna(t) else str(t)) for t in texts]
+    if analyzer == "char_wb" and tuple(ngram_range) == (3, 3):
+        padded = [" " + " ".join(t.split()) + " " for t in texts]
+        lengths = np.fromiter((len(t) for t in padded), np.int64, len(padded))
+        chars = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        doc = np.repeat(np.arange(len(padded), dtype=np.int64), lengths)
+        if len(chars) < 3:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        same = (doc[:-2] == doc[2:]) & (chars[1:-1] != 32)
+        k = np.flatnonzero(same)
+        codes = (chars[k] << 42) | (chars[k + 1] << 21) | chars[k + 2]
+        return doc[k], codes
+    if analyzer == "word":
+        lo, hi = ngram_range
+        words = [_WORD.findall(t) for t in texts]
+        lengths = np.fromiter((len(w) for w in words), np.int64, len(words))
+        flat = [w for ws in words for w in ws]
+        if not flat:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        ids, vocab = pd.factorize(np.asarray(flat, dtype=object), sort=False)
+        ids = ids.astype(np.int64)
+        doc = np.repeat(np.arange(len(words), dtype=np.int64), lengths)
+        v = np.int64(len(vocab) + 1)
+        out_d, out_c = [], []
+        for size in range(lo, hi + 1):
+            if len(ids) < size:
+                break
+            last = len(ids) - size + 1
+            ok = doc[:last] == doc[size - 1:]
+            code = np.zeros(last, np.int64)
+            for t in range(size):
+                code = code * v + ids[t:t + last] + 1
+            out_d.append(doc[:last][ok])
+            out_c.append(code[ok] * 4 + size)  # the size in the low bits: a 1-gram never equals a 2-gram
+        return np.concatenate(out_d), np.concatenate(out_c)
+    return None
 
 
 def topk_pairs(x: sp.csr_matrix, k: int = 10, min_cosine: float = 0.3,
@@ -111,9 +190,12 @@ def merge_pairs(n: int, *pair_sets) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def value_codes(values: Sequence[str]) -> np.ndarray:
     """Integer code per row of a key value (-1 for '' / None: no key), in first-seen order."""
-    v = pd.Series(np.asarray(values, dtype=object)).fillna("").astype(str)
-    codes, _ = pd.factorize(v.where(v != "", None), sort=False)
-    return codes.astype(np.int64)
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=False, use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    empty = np.flatnonzero(uniques == "") if len(uniques) else np.empty(0, np.int64)
+    if len(empty):  # '' is no key; the codes above it keep their first-seen order (a gap is harmless)
+        codes[codes == empty[0]] = -1
+    return codes
 
 
 def text_ranks(texts: Sequence[str]) -> np.ndarray:
@@ -182,22 +264,32 @@ def grid_codes(lat: np.ndarray, lon: np.ndarray, cell_m: float, shift: tuple[flo
 GRID_SHIFTS = [(0.0, 0.0), (0.0, 0.5), (0.5, 0.0), (0.5, 0.5)]
 
 
+_PHONETIC_RULES = [(re.compile(pat), rep) for pat, rep in [
+    (r"x\b", ""), (r"x", "s"), (r"sch|ch|sh", "x"), (r"ph", "f"), (r"qu|q|ck", "k"),
+    (r"c(?=[eiy])", "s"), (r"c", "k"), (r"g(?=[eiy])", "j"), (r"gu", "g"), (r"w", "v"),
+    (r"y", "i"), (r"z", "s"), (r"h", ""), (r"([a-z])\1+", r"\1"), (r"(?<=\w)[sdt]\b", ""),
+    (r"\b([a-z])|[aeiou]", r"\1"), (r"([a-z])\1+", r"\1"), (r"\s+", " ")]]
+
+
+@lru_cache(maxsize=500_000)
+def _phonetic_fr_one(text: str) -> str:
+    w = text.lower()
+    for pat, rep in _PHONETIC_RULES:
+        w = pat.sub(rep, w)
+    return w.strip()
+
+
 def phonetic_fr(texts: Sequence[str]) -> np.ndarray:
     """A coarse French phonetic key of normalized names (lower-case ASCII words): French spellings of
     one sound written alike (ch/sh→x, ph→f, qu/c hard→k, c soft/z→s, g soft→j, w→v, y→i, x→s, silent h),
     then per word the first letter and the consonant skeleton (vowels dropped, doubled letters
     collapsed, a final silent s/t/d/x dropped). "muller"/"mller", "lyon"/"lyno", "conforama"/"conforaam",
-    "faure"/"farue" get one key. Computed once per distinct text."""
-    s = pd.Series(np.asarray(texts, dtype=object)).fillna("").astype(str)
-    uniq = pd.Series(pd.unique(s))
-    w = uniq.str.lower()
-    for pat, rep in [(r"x\b", ""), (r"x", "s"), (r"sch|ch|sh", "x"), (r"ph", "f"), (r"qu|q|ck", "k"),
-                     (r"c(?=[eiy])", "s"), (r"c", "k"), (r"g(?=[eiy])", "j"), (r"gu", "g"), (r"w", "v"),
-                     (r"y", "i"), (r"z", "s"), (r"h", ""), (r"([a-z])\1+", r"\1"), (r"(?<=\w)[sdt]\b", ""),
-                     (r"\b([a-z])|[aeiou]", r"\1"), (r"([a-z])\1+", r"\1"), (r"\s+", " ")]:
-        w = w.str.replace(pat, rep, regex=True)
-    mapping = dict(zip(uniq.tolist(), w.str.strip().tolist()))
-    return s.map(mapping).to_numpy(dtype=object)
+    "faure"/"farue" get one key. Computed once per distinct text (cached across partitions and passes:
+    the per-partition cost is a dictionary lookup, not eighteen pandas passes)."""
+    values = np.asarray(texts, dtype=object)
+    uniq, inverse = np.unique(np.where(pd.isna(values), "", values).astype(str), return_inverse=True)
+    keys = np.array([_phonetic_fr_one(u) for u in uniq.tolist()], dtype=object)
+    return keys[inverse.reshape(-1)] if len(uniq) else np.full(len(values), "", dtype=object)
 
 
 @dataclass(frozen=True)

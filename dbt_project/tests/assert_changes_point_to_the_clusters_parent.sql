@@ -1,4 +1,4 @@
-{{ config(tags=['per_run']) }}
+{{ config(tags=['per_run', 'run_guard']) }}
 -- Every order-2 change of a cluster points to the actor of that cluster's order-1 change (the parent created or
 -- kept), and every actor of the run's membership has a change (SPEC §3.1 step 6).
 select ch.cluster_id, ch.identifiant_unique, ch.parent_id, p.identifiant_unique as order_1_id

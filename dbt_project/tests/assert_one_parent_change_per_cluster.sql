@@ -1,4 +1,4 @@
-{{ config(tags=['per_run']) }}
+{{ config(tags=['per_run', 'run_guard']) }}
 -- Exactly one create/keep change (order 1) per cluster, and it is the chosen parent with the chosen action.
 select c.cluster_id, count(ch.identifiant_unique) as n_order_1
 from {{ ref('cluster_parent_choice') }} as c

@@ -1,4 +1,4 @@
-{{ config(tags=['per_run']) }}
+{{ config(tags=['per_run', 'run_guard']) }}
 -- The run id passed as var must exist in public.cluster_run: exactly one parameter row, for that run.
 select count(*) as n
 from {{ ref('cluster_run_params') }}

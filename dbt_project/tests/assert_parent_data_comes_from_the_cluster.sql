@@ -1,4 +1,4 @@
-{{ config(tags=['per_run']) }}
+{{ config(tags=['per_run', 'run_guard']) }}
 -- The data of each order-1 change (parent created or kept) comes from its own cluster: every value of origine
 -- (field → identifiant_unique it was copied from) names an actor that has a change in the same cluster, and
 -- data and origine have the same keys (SPEC §3.1 step 5). A candidate joined to the wrong cluster fails here.

@@ -1,4 +1,4 @@
-{{ config(tags=['per_run']) }}
+{{ config(tags=['per_run', 'run_guard']) }}
 -- The parent stage reads the run's parameters from cluster_run_params: when that table was built for another
 -- run (e.g. only the three parent models were selected), fail instead of silently using no parameters.
 select p.n_params, d.n_clusters

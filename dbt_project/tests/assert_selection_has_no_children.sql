@@ -1,4 +1,4 @@
-{{ config(tags=['per_run']) }}
+{{ config(tags=['per_run', 'run_guard']) }}
 -- Children are never clustered themselves; INACTIF/SUPPRIME actors are never selected.
 select s.identifiant_unique
 from {{ ref('cluster_selection') }} as s
