@@ -198,10 +198,9 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
     started = time.perf_counter()
     with progress.shown(not verbose), slot_scratch_database("dedupe") as url:
         progress.done("scratch database", time.perf_counter() - started)
-        with connect(url) as conn, progress.stage(f"load the CSV: {len(df):,} rows"):
+        with connect(url) as conn, progress.stage(f"read and load the CSV: {len(df):,} rows"):
             _register_codes(conn, kept)
             load_acteurs(conn, df)
-            step["label"] = f"read and load the CSV: {len(df):,} rows"
             if model_path:  # the saved model scores the run as any saved model does (`model=<id>`: no fit)
                 from data_platform.cluster.model_store import import_model
 
