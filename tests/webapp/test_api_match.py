@@ -11,19 +11,6 @@ from tests.match.conftest import known  # noqa: F401 - the fixture (known actors
 TOKEN = "s3cret-token"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _django():
-    from django.test.utils import setup_test_environment
-
-    from data_platform.webapp.setup import setup_django
-
-    setup_django()
-    try:
-        setup_test_environment()
-    except RuntimeError:  # already set up by another module
-        pass
-
-
 @pytest.fixture
 def api(db, monkeypatch):
     monkeypatch.setenv("DP_API_TOKENS", f"crm:{TOKEN},other-token")

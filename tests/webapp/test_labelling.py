@@ -15,19 +15,6 @@ STREETS = ["rue des lilas", "avenue foch", "rue de la gare", "boulevard victor h
 TRADES = ["garage", "boulangerie", "pharmacie", "ressourcerie", "atelier", "cordonnerie", "librairie"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _django():
-    from django.test.utils import setup_test_environment
-
-    from data_platform.webapp.setup import setup_django
-
-    setup_django()
-    try:
-        setup_test_environment()
-    except RuntimeError:  # already set up by another module
-        pass
-
-
 @pytest.fixture
 def users(db):
     from django.contrib.auth.models import Group, Permission, User

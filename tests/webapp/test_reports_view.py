@@ -9,19 +9,6 @@ import pytest
 RUN = "manual__2026-12-01T10:00:00+00:00"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _django():
-    from django.test.utils import setup_test_environment
-
-    from data_platform.webapp.setup import setup_django
-
-    setup_django()
-    try:
-        setup_test_environment()
-    except RuntimeError:  # already set up by another module
-        pass
-
-
 @pytest.fixture
 def staff(db):
     from django.contrib.auth.models import User
