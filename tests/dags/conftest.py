@@ -16,9 +16,9 @@ def _export_airflow_env() -> None:
     os.environ.update(settings.airflow_env())
 
 
-# At import, i.e. before any test module of this folder imports airflow (the root conftest has
-# already pointed DATABASE_URL at the test database).
-_export_airflow_env()
+# No export at import: when this folder is named on the command line, pytest imports this file
+# before the root conftest's pytest_configure, which starts the embedded server and exports
+# Airflow's environment for the test database itself, before any test module imports airflow.
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -18,7 +18,10 @@ import pytest
 DATA_PLATFORM = Path(sys.executable).parent / "data-platform"
 BARE_PATH = "/usr/bin:/bin"
 STARTUP_TIMEOUT = 300  # a loaded 2-core machine; the test never asserts a duration below this bound
-STOP_BOUND = 90        # DP_AIRFLOW_STOP_TIMEOUT (20 s here) + SIGTERM / SIGKILL escalation + margin
+# standalone's own shutdown takes ~5 s on an idle machine; under CI load it once took more than 20 s,
+# so the clean-shutdown window is wide: the test is about a clean stop, not a fast one
+STOP_TIMEOUT = 90
+STOP_BOUND = STOP_TIMEOUT + 10 + 10 + 30  # + SIGTERM / SIGKILL escalation + margin
 
 
 def _free_port() -> int:
@@ -55,7 +58,7 @@ def test_standalone_from_bare_path_starts_and_stops_on_sigterm(airflow_env, tmp_
     env = bare_env(AIRFLOW__API__PORT=str(api), AIRFLOW__API__HOST="127.0.0.1",
                    AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(logs),
                    AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(trig),
-                   AIRFLOW__API__WORKERS="1", DP_AIRFLOW_STOP_TIMEOUT="20", PYTHONUNBUFFERED="1")
+                   AIRFLOW__API__WORKERS="1", DP_AIRFLOW_STOP_TIMEOUT=str(STOP_TIMEOUT), PYTHONUNBUFFERED="1")
     log = tmp_path / "standalone.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(DATA_PLATFORM), "airflow", "standalone"], env=env, stdout=out,
