@@ -223,6 +223,7 @@ def fit_selection_model(conn, run_id: str, params: RunParams, workers: int = 1,
     the default model's m with this data's u below MIN_FIT_PAIRS candidate pairs); and what it saw.
     `processes` > 1: `_fit_in_workers` (the same model, its comparisons computed in parallel)."""
     from data_platform.cluster import partition as P
+    from data_platform.cluster.compared_cache import ComparedCache
     from data_platform.cluster.model import fit_selection
 
     sizes = P.partition_sizes(conn, run_id)
@@ -232,11 +233,12 @@ def fit_selection_model(conn, run_id: str, params: RunParams, workers: int = 1,
         if fitted is not None:
             return fitted
     df = P.read_selection(conn, run_id, deps)
+    cache = ComparedCache.for_run(conn, run_id)  # the clustering batches read these comparisons back
     compare_only = P.ModelScorer(None, params.scoring, workers)
     parts = []
-    for _, part in P.partitions_of(df):
+    for d, part in P.partitions_of(df):
         arr = P.prepare(part)
-        parts.append((arr, P.compare_partition(arr, params, workers, scorer=compare_only)))
+        parts.append((arr, P.compared_partition(d, arr, params, workers, scorer=compare_only, cache=cache)))
     model = fit_selection(parts)
     seen = {"actors": len(df), "partitions": len(deps), "partitions_in_selection": len(sizes),
             "candidate_pairs": model.info.get("candidate_pairs")}
@@ -248,6 +250,7 @@ def _training_task(args) -> list[tuple[int, object, object]]:
     """A worker's share of the training: per partition of `deps` (sorted), its size, the candidates'
     comparison levels and the levels of its pre-drawn random pairs."""
     from data_platform.cluster import partition as P
+    from data_platform.cluster.compared_cache import ComparedCache
     from data_platform.cluster.comparisons import compare
 
     run_id, deps, draws = args
@@ -255,11 +258,13 @@ def _training_task(args) -> list[tuple[int, object, object]]:
     compare_only = P.ModelScorer(None, params.scoring, 1)
     with connect() as conn:
         df = P.read_selection(conn, run_id, deps)
+        cache = ComparedCache.for_run(conn, run_id)
     out = []
     for d, part in P.partitions_of(df):
         arr = P.prepare(part)
         a, b = draws[d]
-        out.append((d, len(arr), P.compare_partition(arr, params, 1, scorer=compare_only), compare(arr, a, b).levels))
+        out.append((d, len(arr), P.compared_partition(d, arr, params, 1, scorer=compare_only, cache=cache),
+                    compare(arr, a, b).levels))
     return out
 
 
@@ -424,9 +429,11 @@ def _warn_if_nothing_written(run_id: str, counts: dict) -> None:
 def finish(run_id: str, counts: dict | None = None) -> dict:
     """Close the run (`done`, or `empty` as build_selection left it) and write its HTML report
     (counts: what `write` returned, e.g. for a dry run)."""
+    from data_platform.cluster.compared_cache import drop_run
     from data_platform.report import write_report
 
     with connect() as conn:
+        drop_run(conn, run_id)  # the comparisons shared by training and clustering are not read again
         with conn.cursor() as cur:
             cur.execute("update cluster_run set status = case when status = 'empty' then 'empty' else 'done' end, "
                         "finished_at = now() where run_id = %s returning status", (run_id,))

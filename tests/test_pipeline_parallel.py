@@ -59,6 +59,7 @@ def test_the_model_fitted_in_worker_processes_is_the_serial_one(generated, monke
     """Training's comparisons computed in two worker processes (random pairs drawn in the parent, in
     the serial order): the same Fellegi–Sunter parameters as the serial fit."""
     from data_platform import pipeline
+    from data_platform.cluster.compared_cache import drop_run
     from data_platform.cluster.params import RunParams
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_ACTORS", 0)
@@ -67,6 +68,7 @@ def test_the_model_fitted_in_worker_processes_is_the_serial_one(generated, monke
     params = pipeline.load_params("fit")
     assert isinstance(params, RunParams)
     serial, seen_s = pipeline.fit_selection_model(generated, "fit", params, processes=1)
+    drop_run(generated, "fit")  # the workers compute their comparisons, not read the serial fit's back
     parallel, seen_p = pipeline.fit_selection_model(generated, "fit", params, processes=2)
     assert seen_s == seen_p and not serial.info["fallback"]
     assert parallel.to_json() == serial.to_json()

@@ -117,6 +117,21 @@ def compare_partition(arr: Arrays, params: RunParams, workers: int = 1, timings:
     return compared
 
 
+def compared_partition(d: str, arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
+                       scorer=None, cache=None):
+    """compare_partition for a learned scorer, through the run's ComparedCache when given (training
+    and clustering compute the same partition's comparisons once: cluster.compared_cache)."""
+    compared = cache.get(d, arr.ids) if cache is not None else None
+    if compared is None:
+        compared = compare_partition(arr, params, workers, timings, scorer=scorer)
+        if cache is not None:
+            cache.put(d, arr.ids, compared)
+    elif timings is not None:
+        timings["pairs"] = timings.get("pairs", 0) + len(compared)
+        timings["cached_partitions"] = timings.get("cached_partitions", 0) + 1
+    return compared
+
+
 def score_partition(arr: Arrays, params: RunParams, workers: int = 1, timings: dict | None = None,
                     min_cosine: float = MIN_COSINE, scorer=None) -> Scored:
     """Candidate pairs of the partition and their scores (the rules scorer unless `scorer` is given)."""
@@ -219,12 +234,13 @@ def model_kind(params: RunParams, model=None) -> str:
 
 
 def scored_partitions(df: pd.DataFrame, params: RunParams, workers: int = 1, timings: dict | None = None,
-                      model=None, fitted: dict | None = None):
+                      model=None, fitted: dict | None = None, cache=None):
     """(departement, Arrays, Scored, scorer) per partition, in sorted département order.
 
     The rules scorer goes partition by partition. A learned scorer takes two passes: candidates and
     comparison levels of every partition, then (unless `model` is a fitted model) one Fellegi–Sunter
-    fit on them all, then probabilities per partition. `fitted` (optional dict) receives {"model": JSON}."""
+    fit on them all, then probabilities per partition. `fitted` (optional dict) receives {"model": JSON}.
+    `cache` (a ComparedCache): the comparisons the run's training already computed are read back."""
     kind = model_kind(params, model)
     if isinstance(model, str):
         model = None
@@ -241,7 +257,7 @@ def scored_partitions(df: pd.DataFrame, params: RunParams, workers: int = 1, tim
     parts = []
     for d, part in partitions_of(df):
         arr = prepare(part)
-        parts.append((d, arr, compare_partition(arr, params, workers, timings, scorer=compare_only)))
+        parts.append((d, arr, compared_partition(d, arr, params, workers, timings, compare_only, cache)))
     if model is None:
         t0 = time.perf_counter()
         model = fit_selection([(arr, c) for _, arr, c in parts])
@@ -274,7 +290,7 @@ def partitions_of(df: pd.DataFrame):
 
 def cluster_frame(df: pd.DataFrame, params: RunParams | None = None, workers: int = 1,
                   stats: dict | None = None, model=None,
-                  links: tuple | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  links: tuple | None = None, cache=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cluster every partition of a selection-shaped DataFrame in memory.
 
     Returns (memberships[cluster_id, identifiant_unique, departement],
@@ -284,7 +300,7 @@ def cluster_frame(df: pd.DataFrame, params: RunParams | None = None, workers: in
     has one, else the rules scorer. `stats` (optional dict) receives stage seconds, per-partition
     seconds and, for a learned scorer, the model's JSON under "model".
     `links` (optional): reviewer (cannot, must) pairs, DataFrames of id_a, id_b
-    (data_platform.labels.reviewer_links).
+    (data_platform.labels.reviewer_links). `cache`: the run's ComparedCache (scored_partitions).
     """
     params = RunParams() if params is None else params
     memberships, pairs = [], []
@@ -294,7 +310,7 @@ def cluster_frame(df: pd.DataFrame, params: RunParams | None = None, workers: in
     t0 = start = time.perf_counter()
     n_parts = (int(df["departement"].fillna("").astype(str).replace("", UNKNOWN_DEPARTEMENT).nunique())
                if "departement" in df.columns else 1)
-    for k, (d, arr, scored, scorer) in enumerate(scored_partitions(df, params, workers, timings, model, fitted), 1):
+    for k, (d, arr, scored, scorer) in enumerate(scored_partitions(df, params, workers, timings, model, fitted, cache), 1):
         m, p = _group_and_output(arr, d, scored, params, workers, timings, scorer, links)
         part_seconds[d] = round(time.perf_counter() - t0, 4)
         # progress, one line per partition (the Airflow task's log): "partition 37/102 (75), 12,400 actors, 9 s"
@@ -395,6 +411,7 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
     partition, then one transaction: delete the run's rows of these
     départements, COPY the new ones. Returns counts and seconds (per partition, per stage).
     """
+    from data_platform.cluster.compared_cache import ComparedCache
     from data_platform.cluster.model_store import run_model
     from data_platform.db.connection import connect
     from data_platform.labels.reviewer import reviewer_links
@@ -403,6 +420,7 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
     t0 = time.perf_counter()
     with connect(url) as conn:
         model = run_model(conn, run_id, params)  # the run's model (pipeline.train_model); never fitted here
+        cache = ComparedCache.for_run(conn, run_id)  # the training's comparisons of these partitions
         df = read_selection(conn, run_id, departements)
         # reviewers' memory, one query; labels come from human decisions (thousands, not millions):
         # all are read and kept for the batch's actors here rather than shipping every id to SQL
@@ -410,7 +428,8 @@ def cluster_batch(run_id: str, departements: list[str], params: RunParams, worke
         links = tuple(lk[lk["id_a"].isin(ids) & lk["id_b"].isin(ids)] for lk in reviewer_links(conn))
     t_read = time.perf_counter() - t0
     stats: dict = {}
-    memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats, model=model, links=links)
+    memberships, pairs = cluster_frame(df, params, workers=workers, stats=stats, model=model, links=links,
+                                       cache=cache)
     t1 = time.perf_counter()
     with connect(url) as conn:
         write_results(conn, run_id, departements, memberships, pairs)
