@@ -1,13 +1,16 @@
 """Splink 4 (DuckDB) on one generated CSV: run by bench/side_by_side.py with the Splink virtual
 environment's Python (.local/splink-venv), never imported by the platform.
 
-    .local/splink-venv/bin/python bench/_splink_job.py IN.csv OUT.csv [--threshold 0.75]
+    .local/splink-venv/bin/python bench/_splink_job.py IN.csv OUT.csv [--threshold 0.75] [--sweep 0.9,0.99]
 
 A configuration comparable to dedupe-csv's default: the ACTIF rows, names/addresses/cities lower-cased
 without accents or punctuation, a Fellegi–Sunter model fitted by EM (λ from deterministic rules, u by
 random sampling, m by EM on two blocking rules), blocking on the same kinds of keys (name prefix within
 a postal code, SIRET, phone, address within a postal code, ~100 m grid cell), one match-probability
 threshold for the pairs and the clusters. Writes identifiant_unique,cluster_id like dedupe-csv.
+--sweep: also the clusters at these thresholds (predictions made once, at the lowest), in OUT with
+`.t<threshold>` before the extension: side_by_side.py picks Splink's best threshold on the truth, as
+the issue's measurement did (an advantage given to Splink, said in the output).
 """
 from __future__ import annotations
 
@@ -46,7 +49,9 @@ def main() -> int:
     ap.add_argument("input")
     ap.add_argument("output")
     ap.add_argument("--threshold", type=float, default=0.75)
+    ap.add_argument("--sweep", default="", help="more thresholds, comma-separated")
     args = ap.parse_args()
+    sweep = sorted({float(t) for t in args.sweep.split(",") if t.strip()} - {args.threshold})
     t0 = time.perf_counter()
     df = prepare(args.input)
     settings = SettingsCreator(
@@ -77,16 +82,25 @@ def main() -> int:
     # EM sessions on narrow rules (a postal code alone pairs thousands of actors in a city: millions of pairs)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("code_postal", "substr(nom, 1, 2)"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("nom", "substr(code_postal, 1, 2)"))
-    pred = linker.inference.predict(threshold_match_probability=args.threshold)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        pred, threshold_match_probability=args.threshold).as_pandas_dataframe()
-    sizes = clusters.groupby("cluster_id")["unique_id"].transform("size")
-    clusters = clusters[sizes >= 2]
-    out = pd.DataFrame({"identifiant_unique": df["unique_id"]})
-    out["cluster_id"] = out["identifiant_unique"].map(dict(zip(clusters["unique_id"], clusters["cluster_id"].astype(str))))
-    out.fillna("").to_csv(args.output, index=False)
-    print(f"splink: {len(df)} rows, {clusters['cluster_id'].nunique()} clusters in {time.perf_counter() - t0:.1f} s")
+    pred = linker.inference.predict(threshold_match_probability=min([args.threshold, *sweep]))
+    for threshold in [args.threshold, *sweep]:
+        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+            pred, threshold_match_probability=threshold).as_pandas_dataframe()
+        sizes = clusters.groupby("cluster_id")["unique_id"].transform("size")
+        clusters = clusters[sizes >= 2]
+        out = pd.DataFrame({"identifiant_unique": df["unique_id"]})
+        out["cluster_id"] = out["identifiant_unique"].map(dict(zip(clusters["unique_id"],
+                                                                   clusters["cluster_id"].astype(str))))
+        path = args.output if threshold == args.threshold else sweep_path(args.output, threshold)
+        out.fillna("").to_csv(path, index=False)
+        print(f"splink: {len(df)} rows, {clusters['cluster_id'].nunique()} clusters at {threshold:g} "
+              f"({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def sweep_path(output: str, threshold: float) -> str:
+    stem, dot, ext = output.rpartition(".")
+    return f"{stem}.t{threshold:g}{dot}{ext}" if dot else f"{output}.t{threshold:g}"
 
 
 if __name__ == "__main__":
