@@ -6,6 +6,9 @@ lowest pair score of each cluster, bucketed in SQL), the cohort's suggestions pe
 largest clusters. Every value coming from data is HTML-escaped.
 
 Score of a cluster = its lowest pair score, as `suggestion.score` (see suggestions/write.py).
+
+Page order: the headline counts and links, the charts (histograms, then charts.py's sections), then the
+tables (parameters, model, stage times, changes, per département: a hundred rows on a national run).
 """
 from __future__ import annotations
 
@@ -309,6 +312,13 @@ def _render(run_id: str, data: dict, counts: Mapping | None, plotly_src: str | N
                        "Toutes les suggestions à revoir"))
     out.append("<p>" + " · ".join(links) + "</p>")
 
+    # the charts first, then the tables (parameters, stages, per département: a hundred rows on a national run)
+    out.append("<h2>Histogrammes</h2>")
+    out.append(_size_histogram(data["sizes"]))
+    out.append(_score_histogram(data["scores"]))
+    if data.get("charts"):
+        out.append(_sections_charts(data["charts"], cohort, map_form))
+
     out.append("<h2>Paramètres</h2>")
     out.append(table(["paramètre", "valeur"], [[f"<code>{esc(k)}</code>", f"<code>{fmt_json(v)}</code>"]
                                               for k, v in params.items()], empty="aucun paramètre"))
@@ -340,13 +350,6 @@ def _render(run_id: str, data: dict, counts: Mapping | None, plotly_src: str | N
 
     out.append("<h2>Doublons entre partitions</h2>")
     out.append(section_national(data.get("national"), params))
-
-    out.append("<h2>Histogrammes</h2>")
-    out.append(_size_histogram(data["sizes"]))
-    out.append(_score_histogram(data["scores"]))
-
-    if data.get("charts"):
-        out.append(_sections_charts(data["charts"], cohort, map_form))
 
     if data["top"]:
         out.append(f"<h2>Plus grands clusters (top {TOP_SUGGESTIONS})</h2>")

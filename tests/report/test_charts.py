@@ -110,6 +110,10 @@ def test_rendered_report_has_the_figures_and_relative_admin_links(db):
     db.commit()
     for div in ("fig-scores", "fig-map", "fig-names", "fig-pr", "fig-diff"):
         assert f'id="{div}"' in page, div
+    # the charts come before the long tables (parameters, per département), not after them (issue 10)
+    tables = min(page.index(f"<h2>{h}</h2>") for h in ("Paramètres", "Temps par étape", "Par département"))
+    charts_at = [page.index("<h2>Histogrammes</h2>")] + [page.index(f'id="{d}"') for d in ("fig-scores", "fig-diff")]
+    assert max(charts_at) < tables
     assert '<script src="/admin/rapports/plotly.js"' in page and "plotly.js v" not in page  # one shared script
     assert 'name="departement"' in page and f'<input type="hidden" name="run_id" value="{CUR}">' in page
     # links relative to the admin that renders the page, none to a fixed host or port

@@ -5,84 +5,18 @@ Skipped when selenium, chromium or chromedriver is missing (`apt-get install chr
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
-import threading
-
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-CHROMEDRIVER = shutil.which("chromedriver")
+from tests.webapp.browser_helpers import PASSWORD, browser, live_admin, log_in, make_reviewer, needs_browser  # noqa: F401
 
-try:
-    import selenium  # noqa: F401
-    HAVE_SELENIUM = True
-except ImportError:  # pragma: no cover
-    HAVE_SELENIUM = False
-
-pytestmark = pytest.mark.skipif(
-    not (HAVE_SELENIUM and CHROMIUM and CHROMEDRIVER),
-    reason="browser test needs selenium, chromium and chromedriver (apt-get install chromium chromium-driver)")
-
-PASSWORD = "browser-test-password"
+pytestmark = needs_browser
 
 
-@pytest.fixture
-def live_admin(db):
-    """The admin served by a threaded WSGI server on 127.0.0.1 (random port), static files included."""
-    from data_platform.webapp.setup import setup_django
-
-    setup_django()
-    from django.contrib.staticfiles.handlers import StaticFilesHandler
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-    from django.core.wsgi import get_wsgi_application
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=True)
-    server.set_app(StaticFilesHandler(get_wsgi_application()))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        from django.db import connections
-
-        connections.close_all()
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="dp-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", f"--user-data-dir={profile}", "--window-size=1400,1000"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def test_reviewer_approves_in_browser_and_parent_is_displayed(db, live_admin, browser):
-    from django.contrib.auth.models import Group, User
+def test_reviewer_approves_in_browser_and_parent_is_displayed(db, live_admin, browser):  # noqa: F811
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from data_platform.reference import REVIEWER_GROUP
     from data_platform.suggestions import sample
     from data_platform.suggestions.apply import (
         apply_approved,
@@ -100,15 +34,11 @@ def test_reviewer_approves_in_browser_and_parent_is_displayed(db, live_admin, br
     spec_strong = sample.cluster_spec(strong, score=0.96, departement="75")
     sid, sid_weak = sample.add_suggestions(db, cid, [spec_strong, sample.cluster_spec(weak, score=0.76)])
     db.commit()
-    User.objects.filter(username="relecteur").delete()
-    user = User.objects.create_user("relecteur", password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name=REVIEWER_GROUP))
+    make_reviewer("relecteur", PASSWORD)
 
     wait = WebDriverWait(browser, 30)
     browser.get(live_admin + "/admin/suggestions/suggestion/")
-    wait.until(ec.presence_of_element_located((By.ID, "id_username"))).send_keys("relecteur")
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    log_in(browser, wait, "relecteur", PASSWORD)
     wait.until(ec.presence_of_element_located((By.ID, "result_list")))
     assert "Repair Café Belleville" in browser.page_source and "Cordonnerie" in browser.page_source
 

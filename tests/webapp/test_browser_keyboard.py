@@ -1,54 +1,48 @@
 """A reviewer in headless Chromium reviews three suggestions with the keyboard only (issue 10 item 3):
 a = approve and next, r + 1–6 + Enter = reject with a reason and next, j / k = next / previous, ? = help,
-u = undo. Prints the time per decision (key press → next suggestion shown); asserts behaviour, never time.
+u = undo; then removes a member (mouse, confirmation) and checks that the lists fit 1,400 px. Prints the
+time per decision (key press → next suggestion shown); asserts behaviour, never time. The joined flow
+(Airflow's form → run → cohort → three keyboard decisions → report) is tests/dags/test_airflow_browser.py;
+this one covers what that flow does not: the help, j / k, undo, remove-member, the lists' widths.
 
-Skipped like test_browser.py when selenium, chromium or chromedriver is missing.
+Screenshots of each step go to $DP_SCREENSHOT_DIR (default: the test's tmp dir). Skipped like
+test_browser.py when selenium, chromium or chromedriver is missing.
 """
 from __future__ import annotations
 
-import os
-import time
+from tests.webapp.browser_helpers import (  # noqa: F401 (fixtures)
+    PASSWORD,
+    KeyboardReview,
+    browser,
+    live_admin,
+    log_in,
+    make_reviewer,
+    needs_browser,
+    screens,
+    screenshot,
+)
 
-from tests.webapp.test_browser import PASSWORD, browser, live_admin, pytestmark  # noqa: F401
-
-SHOTS = os.environ.get("DP_SCREENSHOTS", "")  # a folder: screenshots of each step, to look at
+pytestmark = needs_browser
 
 
-def test_review_three_suggestions_with_the_keyboard(db, data, live_admin, browser):  # noqa: F811
-    from django.contrib.auth.models import Group, User
-    from selenium.webdriver.common.action_chains import ActionChains
+def test_review_three_suggestions_with_the_keyboard(db, data, live_admin, browser, screens):  # noqa: F811
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from data_platform.reference import REVIEWER_GROUP
     from data_platform.webapp.suggestions.models import Suggestion, SuggestionDecision
 
     ids = data["ids"]  # scores 0.95, 0.85, 0.78, 0.91: the list (score descending) is ids 0, 3, 1, 2
-    User.objects.filter(username="relecteur").delete()
-    user = User.objects.create_user("relecteur", password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name=REVIEWER_GROUP))
+    make_reviewer("relecteur", PASSWORD)
     wait = WebDriverWait(browser, 30)
+    review = KeyboardReview(browser, wait)
+    press, on_page = review.press, review.on_page
 
-    def shot(name):
-        if SHOTS:  # the whole page, 1,400 px wide
-            height = browser.execute_script("return document.documentElement.scrollHeight")
-            browser.set_window_size(1400, max(1000, min(height, 6000)))
-            browser.save_screenshot(os.path.join(SHOTS, f"review-{name}.png"))
-            browser.set_window_size(1400, 1000)
-
-    def press(*keys):
-        ActionChains(browser).send_keys(*keys).perform()
-
-    def on_page(pk):
-        wait.until(lambda d: f"/suggestion/{pk}/change/" in d.current_url
-                   and d.execute_script("return document.readyState") == "complete"
-                   and d.find_elements(By.ID, "statut-suggestion"))
+    def shot(name):  # the whole page, 1,400 px wide
+        screenshot(browser, screens / f"review-{name}.png", whole_page=True)
 
     browser.get(live_admin + "/admin/suggestions/suggestion/?statut__exact=to_review")
-    wait.until(ec.presence_of_element_located((By.ID, "id_username"))).send_keys("relecteur")
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    log_in(browser, wait, "relecteur", PASSWORD)
     wait.until(ec.presence_of_element_located((By.ID, "result_list")))
     shot("0-liste")
     # the list's first row carries the list's filters into the page
@@ -59,16 +53,8 @@ def test_review_three_suggestions_with_the_keyboard(db, data, live_admin, browse
     shot("1-page")
     assert "1 / 4" in browser.find_element(By.ID, "position").text
 
-    timings = []
-
-    def decide(keys, next_pk):
-        start = time.perf_counter()
-        press(*keys)
-        on_page(next_pk)
-        timings.append(time.perf_counter() - start)
-
     # 1. approve and next
-    decide(["a"], ids[3])
+    review.decide(["a"], ids[3])
     assert "approuvée" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
     # ? shows the help, ? hides it
     press("?")
@@ -77,20 +63,14 @@ def test_review_three_suggestions_with_the_keyboard(db, data, live_admin, browse
     press("?")
     wait.until(lambda d: not d.find_element(By.ID, "aide-clavier").is_displayed())
     # 2. reject with reason 2 (same chain, another site) and next
-    start = time.perf_counter()
-    press("r")
-    wait.until(lambda d: d.find_element(By.ID, "dialog-rejet").is_displayed())
-    shot("3-rejet")
-    press("2", "\ue007")  # Enter
-    on_page(ids[1])
-    timings.append(time.perf_counter() - start)
+    review.reject(2, ids[1], shot=lambda: shot("3-rejet"))
     # j / k move in the list without deciding (what is left to review: ids 1, 2)
     press("j")
     on_page(ids[2])
     press("k")
     on_page(ids[1])
     # 3. approve and next
-    decide(["a"], ids[2])
+    review.decide(["a"], ids[2])
     shot("4-suivante")
     # u undoes the last decision (ids[1]): back on it, to review again
     press("u")
@@ -126,9 +106,4 @@ def test_review_three_suggestions_with_the_keyboard(db, data, live_admin, browse
     d = SuggestionDecision.objects.get(suggestion_id=ids[3])
     assert (d.decision, d.motif, d.username) == ("reject", "autre_site", "relecteur")
     assert SuggestionDecision.objects.get(suggestion_id=ids[1], decision="approve").annulee_le is not None
-    mean = sum(timings) / len(timings)
-    print(f"\nkeyboard review: {len(timings)} decisions, "
-          + ", ".join(f"{t * 1000:.0f} ms" for t in timings)
-          + f"; mean {mean * 1000:.0f} ms per decision (key press → next suggestion shown, headless Chromium, "
-            f"local server) = the tool's share of a decision; 200 decisions an hour leave {18 - mean:.1f} s each"
-            " to read the cluster")
+    print("\n" + review.summary("the admin, local server"))
