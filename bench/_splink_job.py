@@ -4,8 +4,8 @@ environment's Python (.local/splink-venv), never imported by the platform.
     .local/splink-venv/bin/python bench/_splink_job.py IN.csv OUT.csv [--threshold 0.75] [--sweep 0.9,0.99]
 
 A configuration comparable to dedupe-csv's default: the ACTIF rows, names/addresses/cities lower-cased
-without accents or punctuation, a Fellegi–Sunter model fitted by EM (λ from deterministic rules, u by
-random sampling, m by EM on two blocking rules), blocking on the same kinds of keys (name prefix within
+without accents or punctuation, the house number (leading digits of the address) compared on its own,
+a Fellegi–Sunter model fitted by EM (λ from deterministic rules, u by random sampling, m by EM on two blocking rules), blocking on the same kinds of keys (name prefix within
 a postal code, SIRET, phone, address within a postal code, ~100 m grid cell), one match-probability
 threshold for the pairs and the clusters. Writes identifiant_unique,cluster_id like dedupe-csv.
 --sweep: also the clusters at these thresholds (predictions made once, at the lowest), in OUT with
@@ -34,6 +34,8 @@ def prepare(path: str) -> pd.DataFrame:
     df = pd.DataFrame({"unique_id": raw["identifiant_unique"]})
     for col in ("nom", "adresse", "ville"):
         df[col] = _norm(raw[col]).replace("", None)
+    # the house number, the strongest evidence that two shops of one chain in one city are two places
+    df["numero"] = df["adresse"].str.extract(r"^(\d+)", expand=False)
     df["code_postal"] = raw["code_postal"].str.replace(r"\D", "", regex=True).str.zfill(5).replace("00000", None)
     df["siret"] = raw["siret"].str.replace(r"\D", "", regex=True).replace("", None)
     df["telephone"] = raw["telephone"].str.replace(r"\D", "", regex=True).str[-9:].replace("", None)
@@ -59,6 +61,7 @@ def main() -> int:
         comparisons=[
             cl.NameComparison("nom").configure(term_frequency_adjustments=True),
             cl.JaroWinklerAtThresholds("adresse", [0.95, 0.85]),
+            cl.ExactMatch("numero"),
             cl.ExactMatch("code_postal"),
             cl.JaroWinklerAtThresholds("ville", [0.9]),
             cl.ExactMatch("siret"),

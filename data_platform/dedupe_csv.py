@@ -1,8 +1,10 @@
 """`data-platform dedupe-csv IN.csv --out OUT.csv`: the DAG's normalization and clustering on a CSV.
 
 The CSV (acteur columns of SPEC §2.1, absent ones empty) is loaded into a throw-away database on the
-same server, run through the DAG's stage sequence (`data_platform.pipeline.run_all`, as a dry run: no
-suggestion is written) and every input row is written out with its cluster id ('' when in no cluster).
+same server, run through the DAG's stages up to the final clusters (`data_platform.pipeline.run_all`,
+until="clusters": selection, model, partitions, national channel; no parents, changes, suggestions nor
+report, which the output does not use) and every input row is written out with its cluster id ('' when
+in no cluster).
 The stages run in a child process whose DATABASE_URL is the throw-away database: this process keeps
 its own.
 """
@@ -237,4 +239,4 @@ def run(args) -> int:
 if __name__ == "__main__" and sys.argv[1:2] == ["--run-all"]:  # the child of _run_stages
     from data_platform.pipeline import run_all
 
-    run_all(sys.argv[2], json.loads(sys.argv[3]))
+    run_all(sys.argv[2], json.loads(sys.argv[3]), until="clusters")

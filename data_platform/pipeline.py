@@ -429,16 +429,10 @@ def _warn_if_nothing_written(run_id: str, counts: dict) -> None:
 def finish(run_id: str, counts: dict | None = None) -> dict:
     """Close the run (`done`, or `empty` as build_selection left it) and write its HTML report
     (counts: what `write` returned, e.g. for a dry run)."""
-    from data_platform.cluster.compared_cache import drop_run
     from data_platform.report import write_report
 
     with connect() as conn:
-        drop_run(conn, run_id)  # the comparisons shared by training and clustering are not read again
-        with conn.cursor() as cur:
-            cur.execute("update cluster_run set status = case when status = 'empty' then 'empty' else 'done' end, "
-                        "finished_at = now() where run_id = %s returning status", (run_id,))
-            row = cur.fetchone()
-        conn.commit()
+        status = close_run(conn, run_id)
         path = write_report(conn, run_id, counts=counts)
     from data_platform.report.run_report import cohort_by_run_url, report_url
 
@@ -446,7 +440,20 @@ def finish(run_id: str, counts: dict | None = None) -> dict:
     log.info("run report (admin): %s", url)
     log.info("cohort (review): %s", cohort_by_run_url(run_id))
     log.info("run report (file): %s", path)
-    return {"report": str(path), "report_url": url, "status": row[0] if row else None}
+    return {"report": str(path), "report_url": url, "status": status}
+
+
+def close_run(conn, run_id: str) -> str | None:
+    """The run `done` (or `empty` as build_selection left it), committed; its shared comparisons removed."""
+    from data_platform.cluster.compared_cache import drop_run
+
+    drop_run(conn, run_id)  # the comparisons shared by training and clustering are not read again
+    with conn.cursor() as cur:
+        cur.execute("update cluster_run set status = case when status = 'empty' then 'empty' else 'done' end, "
+                    "finished_at = now() where run_id = %s returning status", (run_id,))
+        row = cur.fetchone()
+    conn.commit()
+    return row[0] if row else None
 
 
 def load_params(run_id: str) -> RunParams:
@@ -489,12 +496,19 @@ def cluster_batches(run_id: str, batches: list[list[str]], workers: int = 1, on_
     return results
 
 
+UNTIL = ("suggestions", "clusters")
+
+
 def run_all(run_id: str, raw_params: dict | None = None, n_batches: int | None = None,
-            workers: int | None = None) -> dict:
+            workers: int | None = None, until: str = "suggestions") -> dict:
     """All stages in a row, without Airflow (dedupe-csv, demo, benchmarks, tests); the clustering
     batches in parallel worker processes (`cluster_batches`; `workers` default `cluster_workers()`)
     from PARALLEL_MIN_ACTORS selected actors, as the DAG's mapped tasks are; a smaller selection is
-    one batch in this process (n_batches: default DEFAULT_BATCHES, at least one per worker)."""
+    one batch in this process (n_batches: default DEFAULT_BATCHES, at least one per worker).
+    until="clusters": stop when the clusters are final (after the national channel) and close the run,
+    without parents, changes, suggestions nor report (dedupe-csv needs only the memberships)."""
+    if until not in UNTIL:
+        raise ValueError(f"until={until!r}: expected one of {', '.join(UNTIL)}")
     from data_platform import progress
 
     workers = cluster_workers() if workers is None else max(1, int(workers))
@@ -518,6 +532,10 @@ def run_all(run_id: str, raw_params: dict | None = None, n_batches: int | None =
     summary["clusters"] = sum(int(r.get("clusters", 0)) for r in results)
     with progress.stage("national: pairs across partitions"):
         summary["national"] = cluster_national(run_id)
+    if until == "clusters":
+        with connect() as conn:
+            summary["status"] = close_run(conn, run_id)
+        return summary
     with progress.stage("dbt: parents and changes"):
         summary["changes"] = build_parents(run_id)
     with progress.stage("suggestions"):

@@ -84,7 +84,9 @@ def test_dedupe_csv_prints_a_line_per_stage_and_one_per_dbt_call_without_ansi_co
     assert main(["dedupe-csv", str(src), "--out", str(out)]) == 0
     err = capfd.readouterr().err
     assert "\x1b[" not in err and "Running with dbt" not in err
-    assert len(re.findall(r"^dbt build: \d+ models, .*passed in [\d.]+ s$", err, re.M)) == 2, err
+    # one dbt call: dedupe-csv stops at the final clusters (no parents, changes nor suggestions)
+    assert len(re.findall(r"^dbt build: \d+ models, .*passed in [\d.]+ s$", err, re.M)) == 1, err
     for line in ("scratch database (", "read and load the CSV: 4 rows (", "selection: 4 actors in ",
-                 "clustering: 1/1 — 4 actors", "clustering: 1 batch (", "dbt: parents and changes ("):
+                 "clustering: 1/1 — 4 actors", "clustering: 1 batch (", "national: pairs across partitions ("):
         assert line in err, err
+    assert "parents and changes" not in err and "suggestions (" not in err, err

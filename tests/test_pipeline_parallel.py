@@ -72,3 +72,21 @@ def test_the_model_fitted_in_worker_processes_is_the_serial_one(generated, monke
     parallel, seen_p = pipeline.fit_selection_model(generated, "fit", params, processes=2)
     assert seen_s == seen_p and not serial.info["fallback"]
     assert parallel.to_json() == serial.to_json()
+
+
+def test_until_clusters_stops_at_the_final_clusters(generated):
+    """dedupe-csv's stages: the same memberships as the whole run, the run closed, no changes built for it."""
+    from data_platform import pipeline
+
+    params = {"model": "em", "dry_run": True}
+    whole = pipeline.run_all("whole", params, n_batches=1, workers=1)
+    short = pipeline.run_all("short", params, n_batches=1, workers=1, until="clusters")
+    assert short["clusters"] == whole["clusters"] and "suggestions" not in short and short["status"] == "done"
+    assert _outputs(generated, "short") == _outputs(generated, "whole")
+    with generated.cursor() as cur:
+        cur.execute("select count(*) from dbt.cluster_changes where run_id = 'short'")
+        assert cur.fetchone()[0] == 0
+        cur.execute("select status, finished_at is not null from cluster_run where run_id = 'short'")
+        assert cur.fetchone() == ("done", True)
+    with pytest.raises(ValueError, match="until"):
+        pipeline.run_all("bad", params, until="parents")
