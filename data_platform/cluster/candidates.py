@@ -25,7 +25,6 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 # upper bound of the entries of one chunk's sparse similarity block (~24 bytes each while sorted)
 CHUNK_CELLS = 4_000_000
@@ -70,6 +69,9 @@ def tfidf_matrix(texts: Sequence[str], ngram_range=(3, 3), max_df_rows: int | No
 
 
 def _sklearn_tfidf(texts, ngram_range, max_df_rows, analyzer):
+    # imported here: the usual analyzers never need it, and scikit-learn's import is ~1 s of a small job
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     n = len(texts)
     max_df = 1.0 if not max_df_rows or max_df_rows >= n else int(max_df_rows)
     extra = {"token_pattern": r"(?u)\b\w+\b"} if analyzer == "word" else {}
