@@ -154,6 +154,11 @@ def build_selection(run_id: str) -> dict:
         if not seeded:
             record_seeds(url)
     with connect() as conn, conn.cursor() as cur:
+        # a rebuilt selection (a task cleared in Airflow) may hold other values for the same ids: the
+        # comparisons of the previous build are not reused
+        from data_platform.cluster.compared_cache import drop_run
+
+        drop_run(conn, run_id)
         cur.execute("select count(*), count(distinct departement) from dbt.cluster_selection")
         actors, partitions = cur.fetchone()
         if actors == 0:

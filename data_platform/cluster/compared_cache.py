@@ -9,8 +9,9 @@ A run's entries live in `.local/compared/<key>/`, key = hash of (database, run i
 time): a re-opened run (same id, new start) or another database (dedupe-csv's scratch slots all use
 run id `dedupe_csv`) never reads another run's entries. An entry is named after its partition and a
 digest of the partition's actor ids in row order, checked on read: `Compared.i/j` are row indices, so
-an entry is used only for exactly the rows it was computed on. Comparisons depend on the rows and on
-nothing else of the run (the run's parameters do not change during a run). Written atomically; a
+an entry is used only for exactly the rows it was computed on. Comparisons depend on the rows' values
+and on nothing else of the run (the run's parameters do not change during a run); the values change
+only when the selection is rebuilt, and pipeline.build_selection drops the run's entries. Written atomically; a
 missing or unreadable entry is a miss (the caller computes). The folder is removed when the run
 finishes; folders older than a day (crashed runs) are pruned when a run opens its cache.
 A worker on another machine (Celery) simply misses.

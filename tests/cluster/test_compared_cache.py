@@ -84,3 +84,16 @@ def test_an_entry_is_read_only_for_the_rows_and_the_run_it_was_computed_for(gene
     pipeline.start_run("entries", {"model": "em", "dry_run": True})  # the run re-opened: a new start
     generated.commit()
     assert ComparedCache.for_run(generated, "entries").get("75", ids) is None
+
+
+def test_a_rebuilt_selection_drops_the_runs_comparisons(generated):
+    """A selection rebuilt within the run (an Airflow task cleared) may hold new values for the same ids."""
+    from data_platform import pipeline, settings
+    from data_platform.cluster.compared_cache import run_key
+
+    _trained("rebuilt")
+    folder = settings.LOCAL_DIR / "compared" / run_key(generated, "rebuilt")
+    generated.commit()
+    assert any(folder.glob("*.npz"))
+    pipeline.build_selection("rebuilt")
+    assert not folder.exists()
