@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.test_pipeline_parallel import _outputs
+
 
 @pytest.fixture
 def generated(db):
@@ -14,18 +16,6 @@ def generated(db):
     load_database(db, generate(1500, seed=11))
     db.commit()
     return db
-
-
-def _outputs(conn, run_id: str):
-    with conn.cursor() as cur:
-        cur.execute("select cluster_id, identifiant_unique from cluster_membership where run_id = %s order by 1, 2",
-                    (run_id,))
-        members = cur.fetchall()
-        cur.execute("select cluster_id, id_a, id_b, score, details::text from cluster_pair where run_id = %s "
-                    "order by 1, 2, 3", (run_id,))
-        pairs = cur.fetchall()
-    conn.commit()
-    return members, pairs
 
 
 def _trained(run_id: str) -> list[list[str]]:
