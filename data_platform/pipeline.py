@@ -141,6 +141,7 @@ def build_selection(run_id: str) -> dict:
     """dbt: consolidated layer, normalization, partitions, and the run's selection.
 
     No actor selected: the run becomes `empty` and the later stages do nothing."""
+    from data_platform.cluster.compared_cache import drop_run
     from data_platform.db import embedded
     from data_platform.dbt_runner import record_seeds, run_dbt, seeds_current
 
@@ -156,8 +157,6 @@ def build_selection(run_id: str) -> dict:
     with connect() as conn, conn.cursor() as cur:
         # a rebuilt selection (a task cleared in Airflow) may hold other values for the same ids: the
         # comparisons of the previous build are not reused
-        from data_platform.cluster.compared_cache import drop_run
-
         drop_run(conn, run_id)
         cur.execute("select count(*), count(distinct departement) from dbt.cluster_selection")
         actors, partitions = cur.fetchone()

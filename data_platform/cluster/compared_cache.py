@@ -11,9 +11,9 @@ run id `dedupe_csv`) never reads another run's entries. An entry is named after 
 digest of the partition's actor ids in row order, checked on read: `Compared.i/j` are row indices, so
 an entry is used only for exactly the rows it was computed on. Comparisons depend on the rows' values
 and on nothing else of the run (the run's parameters do not change during a run); the values change
-only when the selection is rebuilt, and pipeline.build_selection drops the run's entries. Written atomically; a
-missing or unreadable entry is a miss (the caller computes). The folder is removed when the run
-finishes; folders older than a day (crashed runs) are pruned when a run opens its cache.
+only when the selection is rebuilt, and pipeline.build_selection drops the run's entries. Written
+atomically; a missing or unreadable entry is a miss (the caller computes). The folder is removed when
+the run finishes; folders older than a day (crashed runs) are pruned when a run opens its cache.
 A worker on another machine (Celery) simply misses.
 """
 from __future__ import annotations
@@ -48,11 +48,7 @@ def run_key(conn, run_id: str) -> str | None:
 
 
 def _ids_digest(ids) -> str:
-    digest = hashlib.sha1()
-    for ident in ids:
-        digest.update(str(ident).encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
+    return hashlib.sha1("\0".join(map(str, ids)).encode()).hexdigest()[:16]
 
 
 def _safe(name: str) -> str:
@@ -64,7 +60,6 @@ class ComparedCache:
 
     def __init__(self, folder: Path | None):
         self.folder = folder
-        self.hits = 0
 
     @classmethod
     def for_run(cls, conn, run_id: str) -> ComparedCache:
@@ -86,7 +81,6 @@ class ComparedCache:
                 compared = Compared(*(data[f] for f in FIELDS))
         except (OSError, KeyError, ValueError):
             return None
-        self.hits += 1
         return compared
 
     def put(self, departement: str, ids, compared: Compared) -> None:
@@ -101,7 +95,7 @@ class ComparedCache:
 
 
 def drop_run(conn, run_id: str) -> None:
-    """Remove the run's entries (the run is finished: nothing reads them again)."""
+    """Remove the run's entries (its selection was rebuilt, or it finished)."""
     key = run_key(conn, run_id)
     if key is not None:
         shutil.rmtree(_root() / key, ignore_errors=True)

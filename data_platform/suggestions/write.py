@@ -77,15 +77,12 @@ create temp table plan_source on commit drop as
 analyze plan_source
 """
 
-# The run's clusters, their data fingerprints and what to do with each:
+# The run's clusters (plan_source), their data fingerprints and what to do with each:
 # 'pending' / 'rejected' (skipped: an earlier suggestion with both fingerprints) or 'write'.
 PLAN_SQL = """
-with m as (
-    select * from plan_source
-),
-fp as (
-    """ + digest_sql("(select m.cluster_id as key, e.id from m cross join jsonb_array_elements_text(m.membres) "
-                     "as e(id))") + """
+with fp as (
+    """ + digest_sql("(select m.cluster_id as key, e.id from plan_source m "
+                     "cross join jsonb_array_elements_text(m.membres) as e(id))") + """
 ),
 earlier as (
     -- other cohorts' suggestions that block a re-proposal, one row per pair of fingerprints (hash-joined)
@@ -97,7 +94,7 @@ earlier as (
 )
 select m.*, fp.empreinte_donnees,
        case when e.pending then 'pending' when e.rejected then 'rejected' else 'write' end as decision
-from m
+from plan_source m
 join fp on fp.key = m.cluster_id
 left join earlier e on e.empreinte_membres = m.empreinte_membres and e.empreinte_donnees = fp.empreinte_donnees
 """
@@ -182,10 +179,15 @@ def plan_counts(conn, run_id: str) -> dict:
     """What writing the run would do (validates the changes; no writes): the cohort's `compteurs`."""
     load_changes(conn, run_id)
     with conn.cursor() as cur:
-        cur.execute(ANALYZE_SQL)
-        cur.execute(SOURCE_SQL, _bind(run_id))
+        _plan_source(cur, run_id)
         cur.execute("with plan as (" + PLAN_SQL + ") " + COUNTS_SQL, _bind(run_id))
         return _compteurs(cur.fetchone())
+
+
+def _plan_source(cur, run_id: str) -> None:
+    """Fresh statistics of the run's tables, then the run's rows of the view in `plan_source` (SOURCE_SQL)."""
+    cur.execute(ANALYZE_SQL)
+    cur.execute(SOURCE_SQL, _bind(run_id))
 
 
 def _bind(run_id: str, **extra) -> dict:
@@ -251,8 +253,7 @@ def write_suggestions(conn, run_id: str, *, dag_id: str = "cluster_acteurs", dag
             replaced = _replace_existing_cohort(cur, run_id)
         load_changes(conn, run_id)  # validation, one bulk pass: raises ChangeSetError listing every problem
         with conn.cursor() as cur:
-            cur.execute(ANALYZE_SQL)
-            cur.execute(SOURCE_SQL, _bind(run_id))
+            _plan_source(cur, run_id)
             cur.execute("create temp table plan on commit drop as " + PLAN_SQL, _bind(run_id))
             cur.execute(MARK_STALE_SQL, _bind(
                 run_id, dag_id=dag_id,
