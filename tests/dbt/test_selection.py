@@ -37,6 +37,21 @@ ACTEURS = [
     dict(identifiant_unique="refashion_child_regex", nom="Boutique Enfant", **PASS),
     dict(identifiant_unique="refashion_child_inactif", nom="Boutique Enfant", **PASS),
 ]
+# values the Python normalization must treat as dbt does (source ecosystem: outside sel_1 and sel_2)
+TRICKY = [
+    dict(nom="Œuvre d'Émmaüs SARL", nom_commercial="n/a", adresse="3 bd Victor-Hugo", ville="PARIS CEDEX 11",
+         code_postal="75011 CEDEX", siret="000 000 000 00000", telephone="+33 1 23 45 67 89"),
+    dict(nom="Ets. Dupont & Fils SAS", nom_commercial="Le Garage du Coin", adresse="Bât. B, ZI des Écoles",
+         ville="Lyon 3ème", code_postal="69003.0", siret="123 456 789 00012", telephone="0033 (0)4 78 00 00 01"),
+    dict(nom="Ste Marie St-Étienne", adresse="12 r. de l'Église", ville="St-Étienne", code_postal="6000",
+         telephone="4 78 00 00 02"),
+    dict(nom="Ressourcerie", ville="Ajaccio", code_postal="20090", telephone="+262 262 12 34 56"),
+    dict(nom="Repair Café", ville="Claret", code_postal="05110", telephone="null"),
+    dict(nom="Monaco Shop", ville="Monaco", code_postal="98000", telephone="01 23"),
+    dict(nom="La Réunion Répare", ville="Saint-Denis", code_postal="97411", telephone="02 62 12 34 56"),
+    dict(nom="-", adresse="  ", ville="?", code_postal="n/a"),
+]
+ACTEURS += [dict(identifiant_unique=f"ecosystem_tricky_{i}", source="ecosystem", **r) for i, r in enumerate(TRICKY)]
 
 PARENT = {"statut": "ACTIF", "acteur_type": "commerce", "code_postal": "75001"}
 REVISIONS = [
@@ -67,6 +82,7 @@ RUNS = {
               "departements_apply_to_parents": False, "nom_regex_apply_to_parents": True,
               "required_fields_apply_to_parents": True},
     "sel_3": {"normalize_drop_short_words": 3, "normalize_sort_words": True},
+    "sel_defaults": {},
 }
 
 
@@ -147,3 +163,21 @@ def test_normalization_options(selections):
     assert selections["sel_3"]["refashion_sort"]["nom_norm"] == "alpha boutique zeta"
     assert selections["sel_3"]["refashion_sort"]["adresse_norm"] == "12 avenue gare"
     assert selections["sel_3"]["refashion_pass"]["nom_norm"] == "alpha boutique"
+
+
+NORM_COLUMNS = ["nom_norm", "nom_commercial_norm", "adresse_norm", "ville_norm", "code_postal_norm",
+                "siret_norm", "siren_norm", "telephone_norm", "departement"]
+
+
+def test_python_normalization_agrees_with_dbt(selections):
+    # the match index and the records looked up are normalized in Python (cluster/normalize.py): with the
+    # default options it must give what dbt gives, or a verbatim copy of a known actor would not match it
+    import pandas as pd
+
+    from data_platform.cluster.normalize import normalize_frame
+
+    dbt_rows = pd.DataFrame(list(selections["sel_defaults"].values()))
+    python = normalize_frame(dbt_rows.drop(columns=NORM_COLUMNS))
+    assert len(dbt_rows) >= len(TRICKY) + 10
+    for col in NORM_COLUMNS:
+        assert python[col].fillna("").tolist() == dbt_rows[col].fillna("").tolist(), col
