@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from data_platform.arrays import unique
+
 # upper bound of the entries of one chunk's sparse similarity block (~24 bytes each while sorted)
 CHUNK_CELLS = 4_000_000
 
@@ -240,7 +242,7 @@ def block_pairs(codes: np.ndarray, order: Sequence[str] | None = None,
         out.append((np.minimum(a, b) * n + np.maximum(a, b))[a != b])
     if not out:
         return empty
-    key = np.unique(np.concatenate(out))
+    key = unique(np.concatenate(out))
     return key // n, key % n
 
 

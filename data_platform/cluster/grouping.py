@@ -23,6 +23,8 @@ import scipy.sparse as sp
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 
+from data_platform.arrays import unique
+
 CANNOT_LINK_DISTANCE = 1.0e6  # average over a*b ≤ 500² pairs still > 1: never merged
 MAX_COMPONENT = 200
 SPLIT_STEP = 0.02
@@ -81,7 +83,7 @@ def component_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
     comp_sizes = np.diff(np.r_[starts, len(order)])
     a_parts, b_parts, blocks_by_start = [], [], {}
     offset = 0
-    for m in np.unique(comp_sizes):  # one vectorized step per distinct size, not per component
+    for m in unique(comp_sizes):  # one vectorized step per distinct size, not per component
         sel = starts[comp_sizes == m]
         ta, tb = np.triu_indices(int(m), 1)
         a = order[sel[:, None] + ta[None, :]]
@@ -108,7 +110,7 @@ def _links(n: int, links) -> np.ndarray:
         return np.empty(0, np.int64)
     a, b = (np.asarray(x, np.int64) for x in links)
     keep = a != b
-    return np.unique(_pair_keys(n, a[keep], b[keep]))
+    return unique(_pair_keys(n, a[keep], b[keep]))
 
 
 def _in_sorted(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

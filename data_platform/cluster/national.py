@@ -47,6 +47,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from data_platform.arrays import union, unique
 from data_platform.cluster.candidates import (
     GRID_SHIFTS,
     block_pairs,
@@ -191,7 +192,7 @@ def cross_partition_pairs(arr: Arrays, part: np.ndarray, stats: dict | None = No
         lsh += int(keep.sum())
     if stats is not None:
         stats["minhash"] = {"pairs": lsh, "seconds": round(time.perf_counter() - t0, 3)}
-    key = np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+    key = unique(np.concatenate(found)) if found else np.empty(0, np.int64)
     return key // max(n, 1), key % max(n, 1)
 
 
@@ -345,8 +346,8 @@ def national_frame(df: pd.DataFrame, memberships: pd.DataFrame, params: RunParam
     if must_full is not None:
         ma, mb = np.minimum(*must_full), np.maximum(*must_full)
         across = part_full[ma] != part_full[mb]
-        must_keys = np.unique(ma[across] * len(full) + mb[across])
-        key = np.union1d(ci * len(full) + cj, must_keys)
+        must_keys = unique(ma[across] * len(full) + mb[across])
+        key = union(ci * len(full) + cj, must_keys)
         ci, cj = key // len(full), key % len(full)
     stats.update({"cross_candidates": len(ci), "keys": keys,
                   "candidates_seconds": round(time.perf_counter() - t0, 3)})
@@ -357,11 +358,11 @@ def national_frame(df: pd.DataFrame, memberships: pd.DataFrame, params: RunParam
     t1 = time.perf_counter()
     cluster_of = pd.Series(memberships["cluster_id"].to_numpy(), index=memberships["identifiant_unique"].to_numpy()) \
         if len(memberships) else pd.Series(dtype=object)
-    ends = np.unique(np.concatenate([ci, cj]))
+    ends = unique(np.concatenate([ci, cj]))
     their = set(cluster_of.reindex(full.ids[ends]).dropna().tolist())
     in_their = memberships.loc[memberships["cluster_id"].isin(their), "identifiant_unique"].to_numpy() \
         if len(memberships) else np.empty(0, object)
-    rows = np.union1d(ends, np.searchsorted(full.ids, in_their))
+    rows = union(ends, np.searchsorted(full.ids, in_their))
     sub = Arrays.from_frame(full.frame.iloc[rows])
     a, b = np.searchsorted(rows, ci), np.searchsorted(rows, cj)
     scorer = NationalScorer(_base_scorer(params, model, workers), full, part_full, rows, unknown)
@@ -382,7 +383,7 @@ def national_frame(df: pd.DataFrame, memberships: pd.DataFrame, params: RunParam
 
     # U: the ends of the edges and every member of their clusters
     t2 = time.perf_counter()
-    touched_ends = np.unique(np.concatenate([a[edge], b[edge]]))
+    touched_ends = unique(np.concatenate([a[edge], b[edge]]))
     sub_cluster = cluster_of.reindex(sub.ids).to_numpy(dtype=object)
     touched = sorted(set(pd.Series(sub_cluster[touched_ends]).dropna().tolist()))
     in_u = np.zeros(len(sub), bool)
@@ -430,7 +431,7 @@ def national_frame(df: pd.DataFrame, memberships: pd.DataFrame, params: RunParam
     cids[members] = [cid_of[lab] for lab in labels[members].tolist()]
     new_members = pd.DataFrame({"cluster_id": cids[members], "identifiant_unique": sub.ids[members],
                                 "departement": part_names[part_sub[members]]})
-    allk = np.unique(np.concatenate([pi * n + pj, np.minimum(ea, eb) * n + np.maximum(ea, eb)]))
+    allk = unique(np.concatenate([pi * n + pj, np.minimum(ea, eb) * n + np.maximum(ea, eb)]))
     xa, xb = allk // n, allk % n
     inside = (labels[xa] >= 0) & (labels[xa] == labels[xb])
     xa, xb = xa[inside], xb[inside]
