@@ -469,3 +469,15 @@ def test_two_writers_at_once_propose_each_cluster_once(world, database_url):
     assert sorted((r["suggestions"], r["skipped"]["pending"]) for r in results) == [(0, 2), (2, 0)]
     # one writer waited for `suggestion` (planned, then to insert), the other for the writers' lock (before planning)
     assert waits == ["advisory", "relation"]
+
+
+def test_the_writer_refuses_a_transaction_whose_snapshot_would_hide_a_concurrent_writer(world, database_url):
+    """Under REPEATABLE READ the lock would not help (the plan's snapshot predates the other writer's commit:
+    two pending copies of each cluster): refused, nothing written."""
+    from data_platform.db.connection import connect
+
+    with connect(database_url) as conn:
+        conn.set_session(isolation_level="REPEATABLE READ")
+        with pytest.raises(RuntimeError, match="needs a READ COMMITTED transaction, got 'repeatable read'"):
+            write_suggestions(conn, RUN, params=PARAMS)
+    assert _count(world, "suggestion_cohorte") == 0 and _count(world, "suggestion") == 0
