@@ -56,7 +56,10 @@ from data_platform.suggestions.fingerprint import digest_sql
 
 PENDING_STATUSES = ("to_review", "approved", "applying")
 REJECTED = "rejected"
-# Serializes cohort writers so that two runs cannot both decide that a cluster is new.
+# Serializes cohort writers (a clustering run's, the ingestion's real-time match's) so that two runs cannot both
+# decide that a cluster is new: the second waits before planning. Only under READ COMMITTED does its plan then see
+# what the first committed (each statement's snapshot is taken when it starts); under REPEATABLE READ the snapshot
+# of the transaction's first statement would hide it, so the writer refuses any other isolation level.
 ADVISORY_LOCK_KEY = 0x5_0667_E57  # arbitrary constant, "suggest"
 
 SUGGESTION_COLUMNS = ["cluster_id", "score", "departement", "taille", "sources", "membres", "empreinte_membres",
@@ -249,7 +252,12 @@ def write_suggestions(conn, run_id: str, *, dag_id: str = "cluster_acteurs", dag
 
     with conn:  # one transaction: commit on success, rollback on any error
         with conn.cursor() as cur:
-            cur.execute("select pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+            cur.execute("select pg_advisory_xact_lock(%s), current_setting('transaction_isolation')",
+                        (ADVISORY_LOCK_KEY,))
+            isolation = cur.fetchone()[1]
+            if isolation != "read committed":
+                raise RuntimeError(f"write_suggestions needs a READ COMMITTED transaction, got {isolation!r}: "
+                                   "its plan would not see a concurrent writer's suggestions")
             replaced = _replace_existing_cohort(cur, run_id)
         load_changes(conn, run_id)  # validation, one bulk pass: raises ChangeSetError listing every problem
         with conn.cursor() as cur:

@@ -422,3 +422,62 @@ def _set_statut_of(conn, run_id, cluster_id, statut):
         cur.execute("update suggestion s set statut = %s from suggestion_cohorte c "
                     "where c.id = s.cohorte_id and c.run_id = %s and s.cluster_id = %s", (statut, run_id, cluster_id))
     conn.commit()
+
+
+def _waiting_on_locks(conn, n, timeout=20.0):
+    """Wait until `n` other backends of this database wait on a heavyweight lock; their wait events."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with conn.cursor() as cur:
+            cur.execute("select wait_event from pg_stat_activity where datname = current_database() "
+                        "and pid <> pg_backend_pid() and wait_event_type = 'Lock' order by 1")
+            events = [r[0] for r in cur.fetchall()]
+        conn.rollback()
+        if len(events) >= n or time.monotonic() > deadline:
+            return events
+        time.sleep(0.05)
+
+
+def test_two_writers_at_once_propose_each_cluster_once(world, database_url):
+    """A clustering run's writer and the ingestion's (run id match:…) on the same clusters, each on its own
+    connection, at the same moment. A third connection holds `suggestion` in SHARE mode, which lets the writers read
+    it (their plan) but not write it: unserialized, both would plan, both find nothing pending, and both insert once
+    it is released (checked with the writers' lock and the plan's ANALYZE removed: 4 suggestions). With the advisory
+    lock the second waits before planning (READ COMMITTED: its plan's snapshot is taken after the first committed)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from data_platform.db.connection import connect
+
+    add_run(world, "match:ing-1")
+
+    def writer(run_id):
+        with connect(database_url) as conn:
+            return write_suggestions(conn, run_id, params=PARAMS)
+
+    # the blocker is the inner context: whatever fails, it is released before the pool waits for the writers
+    with ThreadPoolExecutor(2) as pool, connect(database_url) as blocker:
+        with blocker.cursor() as cur:
+            cur.execute("lock table suggestion in share mode")
+        futures = [pool.submit(writer, run_id) for run_id in (RUN, "match:ing-1")]
+        waits = _waiting_on_locks(world, 2)
+        blocker.commit()
+        results = [f.result(timeout=60) for f in futures]
+    assert sorted((s["cluster_id"], s["statut"]) for s in _suggestions(world)) == [("c1", "to_review"),
+                                                                                     ("c2", "to_review")]
+    assert sorted((r["suggestions"], r["skipped"]["pending"]) for r in results) == [(0, 2), (2, 0)]
+    # one writer waited for `suggestion` (planned, then to insert), the other for the writers' lock (before planning)
+    assert waits == ["advisory", "relation"]
+
+
+def test_the_writer_refuses_a_transaction_whose_snapshot_would_hide_a_concurrent_writer(world, database_url):
+    """Under REPEATABLE READ the lock would not help (the plan's snapshot predates the other writer's commit:
+    two pending copies of each cluster): refused, nothing written."""
+    from data_platform.db.connection import connect
+
+    with connect(database_url) as conn:
+        conn.set_session(isolation_level="REPEATABLE READ")
+        with pytest.raises(RuntimeError, match="needs a READ COMMITTED transaction, got 'repeatable read'"):
+            write_suggestions(conn, RUN, params=PARAMS)
+    assert _count(world, "suggestion_cohorte") == 0 and _count(world, "suggestion") == 0
