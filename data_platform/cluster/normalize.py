@@ -18,8 +18,13 @@ from functools import lru_cache
 
 import pandas as pd
 
-from data_platform.geo import (_read_seed, departement_from_postal_code, normalize_code_postal,
-                               normalize_text, normalize_ville)
+from data_platform.geo import (
+    _read_seed,
+    departement_from_postal_code,
+    normalize_code_postal,
+    normalize_text,
+    normalize_ville,
+)
 
 _NOT_DIGIT = re.compile("[^0-9]")
 _EMPTY_LOOKING = {"", "null", "none", "nan", "n/a", "n.a.", "-", "--", ".", "?"}

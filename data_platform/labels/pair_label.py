@@ -196,9 +196,7 @@ def learner(conn, page: PagePool) -> tuple[ActiveLearner, int | None]:
         k = page.index.get((left, right))
         if k is None:
             continue
-        d = page.pool.departement[k]
-        al._asked_dept[d] = al._asked_dept.get(d, 0) + 1
-        al._asked_pattern.add(int(al._pattern[k]))
+        al.mark_asked(k)
         if label == "incertain":
             al.skipped.add(k)
         else:
