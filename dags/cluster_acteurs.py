@@ -26,7 +26,7 @@ def _mark_failed(context) -> None:
     schedule=[ACTEURS_INGESTED],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,  # the per-run dbt selection is one table
+    max_active_runs=1,  # the per-run dbt selection is one table (match runs: pipeline.run_lock)
     params=airflow_params(),
     on_failure_callback=_mark_failed,
     tags=["clustering"],

@@ -136,17 +136,112 @@ def start_run(run_id: str, raw_params: dict | None, dag_run_id: str = "",
     return params
 
 
+# -- One run at a time in the per-run dbt tables ----------------------------------------------------------------
+# dbt.cluster_selection, cluster_run_params, cluster_parent_* and cluster_changes hold one run: the run that built
+# them last. Clustering runs are one at a time (the DAG's max_active_runs=1); the ingestion's match runs
+# (data_platform.match.suggest, run id `match:<ingestion run id>`) go through the same stages, so the two kinds
+# exclude each other by one session advisory lock, RUN_LOCK:
+# - a match run holds it from before its start_run to after its finish, taken only when no clustering run is
+#   active (`running` in cluster_run, checked under the lock; abandoned runs excepted); while one is, it releases
+#   the lock and polls (`run_lock`), at most DP_RUN_WAIT_TIMEOUT seconds, then fails naming the run;
+# - a clustering run, once `running` (start_run committed), takes it and lets it go at once at build_selection,
+#   before dbt: a match run already under way finishes first, and a match run that takes the lock later sees the
+#   clustering run active and waits for its end (done, failed or empty).
+# The clustering run's row is committed before it asks for the lock and the match run reads cluster_run in a
+# statement after it holds it, so one of the two always sees the other. Neither holds RUN_LOCK while waiting for
+# another lock that the other holds (a clustering run holds it only for an instant, with nothing else): no deadlock.
+MATCH_RUN_PREFIX = "match:"
+RUN_LOCK = "data_platform.match.suggest"  # pg_advisory_lock(hashtext(RUN_LOCK)), the key match runs always took
+RUN_WAIT_TIMEOUT_ENV, RUN_WAIT_POLL_ENV = "DP_RUN_WAIT_TIMEOUT", "DP_RUN_WAIT_POLL"
+DEFAULT_RUN_WAIT_TIMEOUT = 1800.0  # seconds; a whole clustering run of 500,000 actors takes ~5 minutes
+DEFAULT_RUN_WAIT_POLL = 5.0
+
+# the clustering run active in the per-run tables: `running` (an `empty` run builds nothing more), not a match
+# run (those are serialized by the lock itself), not abandoned: open for longer than compared_cache.STALE_SECONDS
+# (a day), the age at which the comparison cache prunes a crashed run's folder. A run whose DAG run failed, even a
+# killed task, is `failed` already (the DAG's on_failure_callback); this covers a killed process outside Airflow
+_ACTIVE_CLUSTERING_RUN = """
+    select run_id, started_at from cluster_run
+    where status = 'running' and run_id not like %(match)s
+      and started_at > now() - make_interval(secs => %(abandoned)s)
+    order by started_at limit 1"""
+
+
+class RunWaitTimeout(RuntimeError):
+    """A run waited for the other kind of run for longer than DP_RUN_WAIT_TIMEOUT allows."""
+
+
+def is_match_run(run_id: str) -> bool:
+    return run_id.startswith(MATCH_RUN_PREFIX)
+
+
+def _seconds_env(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return max(0.0, float(value)) if value else default
+
+
+def active_clustering_run(cur) -> tuple[str, object] | None:
+    """(run_id, started_at) of the clustering run active now (see _ACTIVE_CLUSTERING_RUN), else None."""
+    from data_platform.cluster.compared_cache import STALE_SECONDS
+
+    cur.execute(_ACTIVE_CLUSTERING_RUN, {"match": MATCH_RUN_PREFIX + "%", "abandoned": STALE_SECONDS})
+    row = cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _lock_holder(cur) -> str:
+    cur.execute("select string_agg(run_id, ', ' order by started_at) from cluster_run "
+                "where status = 'running' and run_id like %s", (MATCH_RUN_PREFIX + "%",))
+    runs = cur.fetchone()[0]
+    return f"match run {runs}" if runs else "another run holding the run lock"
+
+
+@contextmanager
+def run_lock(run_id: str, url: str | None = None, timeout: float | None = None, poll: float | None = None):
+    """RUN_LOCK held, on a connection of its own, until the block exits (the rule above). A match run takes it
+    when no clustering run is active; any other run as soon as nobody holds it. Polled every `poll` seconds
+    (DP_RUN_WAIT_POLL, default 5), each wait logged; after `timeout` seconds (DP_RUN_WAIT_TIMEOUT, default 1800)
+    RunWaitTimeout names what blocked the run. Yields the seconds waited (0.0: the lock was free at once)."""
+    timeout = _seconds_env(RUN_WAIT_TIMEOUT_ENV, DEFAULT_RUN_WAIT_TIMEOUT) if timeout is None else timeout
+    poll = _seconds_env(RUN_WAIT_POLL_ENV, DEFAULT_RUN_WAIT_POLL) if poll is None else poll
+    start, waited = time.monotonic(), None
+    with connect(url, autocommit=True) as conn, conn.cursor() as cur:  # closing it releases the lock
+        while True:
+            cur.execute("select pg_try_advisory_lock(hashtext(%s))", (RUN_LOCK,))
+            if cur.fetchone()[0]:
+                # a statement of its own: its snapshot is taken once the lock is held
+                active = active_clustering_run(cur) if is_match_run(run_id) else None
+                if active is None:
+                    break
+                cur.execute("select pg_advisory_unlock(hashtext(%s))", (RUN_LOCK,))
+                blocker = f"clustering run {active[0]} (running since {active[1].isoformat(timespec='seconds')})"
+            else:
+                blocker = _lock_holder(cur)
+            waited = time.monotonic() - start
+            if waited >= timeout:
+                raise RunWaitTimeout(
+                    f"run {run_id}: {blocker} still active after waiting {waited:.0f} s; nothing was run (the per-run "
+                    f"dbt tables hold one run at a time; raise {RUN_WAIT_TIMEOUT_ENV}, now {timeout:g} s)")
+            log.info("run %s: waiting for %s to finish (%.0f s of at most %g s)", run_id, blocker, waited, timeout)
+            time.sleep(max(0.0, min(poll, timeout - waited)))
+        yield 0.0 if waited is None else time.monotonic() - start
+
+
 @_stage
 def build_selection(run_id: str) -> dict:
     """dbt: consolidated layer, normalization, partitions, and the run's selection.
 
-    No actor selected: the run becomes `empty` and the later stages do nothing."""
+    A clustering run first waits for a match run under way (`run_lock`, taken and released at once: the rule
+    above). No actor selected: the run becomes `empty` and the later stages do nothing."""
     from data_platform.cluster.compared_cache import drop_run
     from data_platform.db import embedded
     from data_platform.dbt_runner import record_seeds, run_dbt, seeds_current
 
     if _is_empty(run_id):  # opened empty (mark_empty): no dbt build, no selection of all of France
         return {"actors": 0, "partitions": 0}
+    if not is_match_run(run_id):  # a match run holds the lock already, on its own connection
+        with run_lock(run_id):
+            pass
     url = embedded.ensure_url()
     with timed(run_id, "select_normalize"):
         seeded = seeds_current(url)  # seeds reloaded only when their files changed (or are missing)

@@ -10,7 +10,17 @@ policy: `pipeline.start_run` (default parameters, narrowed to the clusters' dép
 (dbt: parent choice, data, changes), `write` (suggestions.write: fingerprints, re-proposal policy, the cohort in
 one transaction) and `finish` (the run's report). The cohort's `type_action` is `ingestion` and its run id
 `match:<ingestion run id>`. A later clustering run proposing the same cluster on the same data skips it
-(already pending). One such run at a time (a session advisory lock): the per-run dbt tables hold one run.
+(already pending).
+
+The per-run dbt tables (the selection, the parents, the changes) hold one run at a time, so a match run never runs
+its stages beside another run (`pipeline.run_lock`, the rule in pipeline.py): it holds the session advisory lock
+`pipeline.RUN_LOCK` from its start_run to its finish (one match run at a time), taken only while no clustering run
+is active (`running` in cluster_run, and open for less than a day: an older one was abandoned). While one is, it
+waits — the lock released, polled every DP_RUN_WAIT_POLL seconds (5), logged — at most DP_RUN_WAIT_TIMEOUT seconds
+(1800), then raises `pipeline.RunWaitTimeout` naming the clustering run; the ingestion stays committed
+(`hooks.after_ingest` logs and returns the error; the next clustering run proposes what was missed). A clustering
+run takes the same lock at its build_selection: a match run under way finishes first. The links are looked up
+before the lock (an ingestion whose new actors match nothing never waits) and again after a wait.
 """
 from __future__ import annotations
 
@@ -21,6 +31,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from data_platform import pipeline
 from data_platform.cluster.params import DEPARTEMENT_LABELS, RunParams
 from data_platform.cluster.scoring import details_json
 from data_platform.db.connection import connect, copy_dataframe, fetch_df
@@ -31,12 +42,11 @@ from data_platform.report.run_report import INGESTION_COHORT
 log = logging.getLogger(__name__)
 
 TYPE_ACTION = INGESTION_COHORT  # the run report counts these cohorts' suggestions
-LOCK = "data_platform.match.suggest"
 VALID_DEPARTEMENTS = set(DEPARTEMENT_LABELS) | {"975", "inconnu"}
 
 
 def match_run_id(ingest_run_id: str) -> str:
-    return "match:" + re.sub(r"[^A-Za-z0-9_.:+-]", "-", ingest_run_id or "ingest")[:200]
+    return pipeline.MATCH_RUN_PREFIX + re.sub(r"[^A-Za-z0-9_.:+-]", "-", ingest_run_id or "ingest")[:200]
 
 
 def links(conn, new_ids: list[str], params: RunParams, model) -> pd.DataFrame:
@@ -96,48 +106,56 @@ def clusters(edges: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         pairs.sort_values(["cluster_id", "id_a", "id_b"]).reset_index(drop=True))
 
 
+def _links(url: str | None, new_ids: list[str], params: RunParams) -> tuple[int | None, pd.DataFrame] | None:
+    """(model id, `links`) with the run's model; None without a match index."""
+    with connect(url) as conn:
+        if not ix.exists(conn):
+            return None
+        model_id, model = search.load_model(conn, params.model)
+        return model_id, links(conn, new_ids, params, model)
+
+
 def suggest_new_actors(new_ids, ingest_run_id: str, *, dag_id: str = "ingest_sources", dag_run_id: str = "",
                        url: str | None = None) -> dict:
     """Suggestions for the new actors that match known ones (see the module's docstring); returns what was
-    done: {"new", "matched", "clusters", "run_id", "suggestions", "cohorte_id"}."""
-    from data_platform import pipeline
-
+    done: {"new", "matched", "clusters", "run_id", "suggestions", "cohorte_id"}. Waits for an active clustering
+    run (pipeline.run_lock; RunWaitTimeout after DP_RUN_WAIT_TIMEOUT seconds)."""
     new_ids = sorted({str(i) for i in new_ids})
     params = RunParams()
     run_id = match_run_id(ingest_run_id)
     out = {"new": len(new_ids), "matched": 0, "clusters": 0, "run_id": None, "suggestions": 0, "cohorte_id": None}
     if not new_ids:
         return out
-    with connect(url, autocommit=True) as lock_conn:
-        with lock_conn.cursor() as cur:
-            cur.execute("select pg_advisory_lock(hashtext(%s))", (LOCK,))
-        try:
-            with connect(url) as conn:
-                if not ix.exists(conn):
-                    return {**out, "skipped": "no match index"}
-                model_id, model = search.load_model(conn, params.model)
-                edges = links(conn, new_ids, params, model)
+    found = _links(url, new_ids, params)  # before the lock: an ingestion with nothing to suggest never waits
+    if found is None:
+        return {**out, "skipped": "no match index"}
+    model_id, edges = found
+    if not len(edges):
+        return out
+    with pipeline.run_lock(run_id, url) as waited:
+        if waited:  # another run ran meanwhile (a new latest model, applied merges): matched again
+            found = _links(url, new_ids, params)
+            if found is None:
+                return {**out, "skipped": "no match index"}
+            model_id, edges = found
             if not len(edges):
                 return out
-            members, pairs = clusters(edges)
-            deps = sorted(set(members["departement"]))
-            raw = {"departements": deps if set(deps) <= VALID_DEPARTEMENTS else []}
-            pipeline.start_run(run_id, raw, dag_run_id=dag_run_id)
-            pipeline.build_selection(run_id)
-            with connect(url) as conn:
-                with conn.cursor() as cur:
-                    cur.execute("update cluster_run set model_id = %s where run_id = %s", (model_id, run_id))
-                copy_dataframe(conn, "cluster_membership", members.assign(run_id=run_id)[
-                    ["run_id", "cluster_id", "identifiant_unique", "departement"]])
-                copy_dataframe(conn, "cluster_pair", pairs.assign(run_id=run_id)[
-                    ["run_id", "cluster_id", "id_a", "id_b", "score", "details"]])
-            pipeline.build_parents(run_id)
-            counts = pipeline.write(run_id, dag_id=dag_id, dag_run_id=dag_run_id)
-            with connect(url) as conn, conn.cursor() as cur:
-                cur.execute("update suggestion_cohorte set type_action = %s where run_id = %s", (TYPE_ACTION, run_id))
-            pipeline.finish(run_id, counts)
-        finally:
-            with lock_conn.cursor() as cur:
-                cur.execute("select pg_advisory_unlock(hashtext(%s))", (LOCK,))
+        members, pairs = clusters(edges)
+        deps = sorted(set(members["departement"]))
+        raw = {"departements": deps if set(deps) <= VALID_DEPARTEMENTS else []}
+        pipeline.start_run(run_id, raw, dag_run_id=dag_run_id)
+        pipeline.build_selection(run_id)
+        with connect(url) as conn:
+            with conn.cursor() as cur:
+                cur.execute("update cluster_run set model_id = %s where run_id = %s", (model_id, run_id))
+            copy_dataframe(conn, "cluster_membership", members.assign(run_id=run_id)[
+                ["run_id", "cluster_id", "identifiant_unique", "departement"]])
+            copy_dataframe(conn, "cluster_pair", pairs.assign(run_id=run_id)[
+                ["run_id", "cluster_id", "id_a", "id_b", "score", "details"]])
+        pipeline.build_parents(run_id)
+        counts = pipeline.write(run_id, dag_id=dag_id, dag_run_id=dag_run_id)
+        with connect(url) as conn, conn.cursor() as cur:
+            cur.execute("update suggestion_cohorte set type_action = %s where run_id = %s", (TYPE_ACTION, run_id))
+        pipeline.finish(run_id, counts)
     return {**out, "matched": len(edges), "clusters": int(members["cluster_id"].nunique()), "run_id": run_id,
             "suggestions": counts.get("suggestions", 0), "cohorte_id": counts.get("cohorte_id")}
