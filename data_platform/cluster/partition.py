@@ -390,12 +390,17 @@ def write_results(conn, run_id: str, departements: list[str], memberships: pd.Da
     """Replace the run's rows of these départements (caller's transaction)."""
     from data_platform.db.connection import copy_dataframe
 
+    # the clusters to replace first, then deletes by (run_id, cluster_id): a join of the two tables was planned
+    # on the statistics of before the run's first batches were copied in (the run "has no rows") as a nested
+    # loop of full scans, and ran for over 10 minutes at 500,000 actors; a first pass has nothing to delete
     with conn.cursor() as cur:
-        cur.execute("delete from cluster_pair p using cluster_membership m where p.run_id = %s "
-                    "and m.run_id = p.run_id and m.cluster_id = p.cluster_id and m.departement = any(%s)",
-                    [run_id, list(departements)])
-        cur.execute("delete from cluster_membership where run_id = %s and departement = any(%s)",
-                    [run_id, list(departements)])
+        cur.execute("select array_agg(distinct cluster_id) from cluster_membership "
+                    "where run_id = %s and departement = any(%s)", [run_id, list(departements)])
+        replaced = cur.fetchone()[0] or []
+        if replaced:
+            cur.execute("delete from cluster_pair where run_id = %s and cluster_id = any(%s)", [run_id, replaced])
+            cur.execute("delete from cluster_membership where run_id = %s and cluster_id = any(%s)",
+                        [run_id, replaced])
     if len(memberships):
         copy_dataframe(conn, "cluster_membership", memberships.assign(run_id=run_id)[["run_id"] + MEMBERSHIP_COLUMNS])
     if len(pairs):
