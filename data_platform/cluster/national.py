@@ -473,6 +473,7 @@ def write_national(conn, run_id: str, memberships: pd.DataFrame, pairs: pd.DataF
         cur.execute("create temporary table national_ids (cluster_id text, identifiant_unique text) on commit drop")
         cur.execute("insert into national_ids (cluster_id) select unnest(%s::text[])", [clusters])
         cur.execute("insert into national_ids (identifiant_unique) select unnest(%s::text[])", [replaced["actors"]])
+        cur.execute("analyze national_ids")  # a temp table has no statistics: the deletes' joins need its size
         cur.execute("delete from cluster_membership m using national_ids n where m.run_id = %s "
                     "and m.identifiant_unique = n.identifiant_unique returning m.cluster_id", [run_id])
         extra = sorted({r[0] for r in cur.fetchall()} - set(clusters))
