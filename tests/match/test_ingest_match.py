@@ -28,19 +28,13 @@ def no_index_after(ingest_db):  # noqa: F811
     ingest_db.commit()
 
 
-def test_ingested_duplicate_yields_a_suggestion_in_its_own_cohort(db, ingest_db, options, no_index_after):  # noqa: F811
+
+def _known_copy_of_a_feed_place(conn) -> str:
+    """One place of the ingested feed becomes known under another source (respelled, 5 m away) and the feed's
+    own copy is deleted, so that the next ingestion inserts it again; the match index rebuilt. Returns the id of
+    the deleted feed copy."""
     from data_platform.match import index
-    from data_platform.suggestions.apply import apply_approved
 
-    conn = ingest_db
-    with conn.cursor() as cur:
-        cur.execute("drop schema if exists match cascade")
-    conn.commit()
-    cfg = load_sources(["ecosystem"])[0]
-    first = ingest_source(cfg, options(run_id="first"))
-    assert first.status == "applied" and first.match == {"index": "absent"}
-
-    # one of the feed's places is already known under another source (respelled); the feed's copy is gone
     with conn.cursor() as cur:
         cur.execute("""select identifiant_unique from acteur where nom <> '' and adresse <> '' and code_postal <> ''
                        and latitude is not null order by identifiant_unique limit 1""")
@@ -54,6 +48,22 @@ def test_ingested_duplicate_yields_a_suggestion_in_its_own_cohort(db, ingest_db,
     conn.commit()
     index.rebuild(conn, refresh_dbt=True)
     conn.commit()
+    return dup
+
+
+def test_ingested_duplicate_yields_a_suggestion_in_its_own_cohort(db, ingest_db, options, no_index_after):  # noqa: F811
+    from data_platform.suggestions.apply import apply_approved
+
+    conn = ingest_db
+    with conn.cursor() as cur:
+        cur.execute("drop schema if exists match cascade")
+    conn.commit()
+    cfg = load_sources(["ecosystem"])[0]
+    first = ingest_source(cfg, options(run_id="first"))
+    assert first.status == "applied" and first.match == {"index": "absent"}
+
+    # one of the feed's places is already known under another source (respelled); the feed's copy is gone
+    dup = _known_copy_of_a_feed_place(conn)
     assert _one(conn, "select count(*) from match.acteur_index where identifiant_unique = %s", (dup,)) == (0,)
 
     again = ingest_source(cfg, options(run_id="second", force=True))

@@ -14,7 +14,15 @@ from data_platform.db.connection import connect
 from data_platform.ingest.config import load_sources
 from data_platform.ingest.pipeline import ingest_source
 from tests.ingest.conftest import ingest_db, options, replay  # noqa: F401 - fixtures
-from tests.match.test_ingest_match import NEW, PAIR, _insert_new, _one, _pending_with, no_index_after  # noqa: F401
+from tests.match.test_ingest_match import (  # noqa: F401
+    NEW,
+    PAIR,
+    _insert_new,
+    _known_copy_of_a_feed_place,
+    _one,
+    _pending_with,
+    no_index_after,
+)
 
 
 def _wait_for_log(caplog, text: str, thread: threading.Thread, seconds: float = 60) -> None:
@@ -67,7 +75,6 @@ def test_a_match_run_waits_for_the_active_clustering_run_then_proceeds(known, mo
 
 def test_a_match_run_times_out_naming_the_clustering_run_and_the_ingestion_stays_committed(
         db, ingest_db, options, no_index_after, monkeypatch):  # noqa: F811
-    from data_platform.match import index
 
     conn = ingest_db
     with conn.cursor() as cur:
@@ -77,19 +84,7 @@ def test_a_match_run_times_out_naming_the_clustering_run_and_the_ingestion_stays
     assert ingest_source(cfg, options(run_id="first")).status == "applied"
     # one of the feed's places is already known under another source; the feed's copy is gone, so that the next
     # ingestion inserts it again and its match finds the known one (as test_ingest_match's first test)
-    with conn.cursor() as cur:
-        cur.execute("""select identifiant_unique from acteur where nom <> '' and adresse <> '' and code_postal <> ''
-                       and latitude is not null order by identifiant_unique limit 1""")
-        (dup,) = cur.fetchone()
-        cur.execute("""insert into acteur (identifiant_unique, identifiant_externe, source, acteur_type, nom, adresse,
-                           code_postal, ville, latitude, longitude, telephone, statut, cree_le, modifie_le)
-                       select 'cma_known1', 'known1', 'cma', acteur_type, upper(nom), adresse, code_postal, ville,
-                              latitude + 0.00005, longitude, telephone, 'ACTIF', now(), now()
-                       from acteur where identifiant_unique = %s""", (dup,))
-        cur.execute("delete from acteur where identifiant_unique = %s", (dup,))
-    conn.commit()
-    index.rebuild(conn, refresh_dbt=True)
-    conn.commit()
+    dup = _known_copy_of_a_feed_place(conn)
     pipeline.start_run("nightly", {})  # a clustering run that does not finish in time
     monkeypatch.setenv(pipeline.RUN_WAIT_TIMEOUT_ENV, "0.3")
     monkeypatch.setenv(pipeline.RUN_WAIT_POLL_ENV, "0.05")
