@@ -183,3 +183,18 @@ def test_a_pair_of_one_partition_scores_as_in_its_partition(make_selection):
     scorer = NationalScorer(base, full, part_full, in75, unknown=-1)
     got = scorer.score_pairs(sub, [a], [b]).score
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_shingle_matrix_is_exactly_scikit_learns_char_wb_hashing():
+    # the numpy shingler must give HashingVectorizer's columns, or the LSH buckets (and candidates) would change
+    from data_platform.cluster.national import _hashing_vectorizer, shingle_matrix
+
+    texts = ["", " ", "a", "ab", "a b", "nom  ville", "  lead", "trail  ", "x   y z", "aaa aaa",
+             "ressourcerie la fabrique 12 rue victor hugo lyon", "garage 3 avenue foch 69003 lyon",
+             "e cafe", "é café", "tab\there"]  # the last two: not ASCII / not printable, scikit-learn's path
+    for batch in (texts[:-2], texts):
+        ours, theirs = shingle_matrix(batch), _hashing_vectorizer().transform(batch).tocsr()
+        theirs.sort_indices()
+        assert ours.shape == theirs.shape
+        assert np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(ours.indices, theirs.indices)
+        assert (ours.data == 1).all()
