@@ -582,7 +582,6 @@ def decision_cut(prob: np.ndarray, y: np.ndarray) -> float:
     return float(cand[best[np.argmin(np.abs(cand[best] - 0.5))]])
 
 
-
 def _estimator(C: float, offset: bool = False):
     from sklearn.linear_model import LogisticRegression
 

@@ -13,12 +13,12 @@ look-up, where pandas' per-call overhead was most of the answer time.
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 import pandas as pd
 
 from data_platform.geo import (
+    _NOT_DIGIT,
     _read_seed,
     departement_from_postal_code,
     normalize_code_postal,
@@ -26,7 +26,6 @@ from data_platform.geo import (
     normalize_ville,
 )
 
-_NOT_DIGIT = re.compile("[^0-9]")
 _EMPTY_LOOKING = {"", "null", "none", "nan", "n/a", "n.a.", "-", "--", ".", "?"}
 
 

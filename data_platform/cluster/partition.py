@@ -387,7 +387,7 @@ def read_selection(conn, run_id: str, departements: list[str]) -> pd.DataFrame:
 
 def write_results(conn, run_id: str, departements: list[str], memberships: pd.DataFrame,
                   pairs: pd.DataFrame) -> None:
-    """Replace the run's rows of these départements (caller's transaction)."""
+    """Replace the run's clusters that hold an actor of these départements (caller's transaction)."""
     from data_platform.db.connection import copy_dataframe
 
     # the clusters to replace first, then deletes by (run_id, cluster_id): a join of the two tables was planned

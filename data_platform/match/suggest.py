@@ -115,6 +115,13 @@ def _links(url: str | None, new_ids: list[str], params: RunParams) -> tuple[int 
         return model_id, links(conn, new_ids, params, model)
 
 
+def _nothing_to_suggest(found, out: dict) -> dict | None:
+    """The answer when `_links` found nothing to suggest (no match index, or no new actor matching), else None."""
+    if found is None:
+        return {**out, "skipped": "no match index"}
+    return out if not len(found[1]) else None
+
+
 def suggest_new_actors(new_ids, ingest_run_id: str, *, dag_id: str = "ingest_sources", dag_run_id: str = "",
                        url: str | None = None) -> dict:
     """Suggestions for the new actors that match known ones (see the module's docstring); returns what was
@@ -127,19 +134,14 @@ def suggest_new_actors(new_ids, ingest_run_id: str, *, dag_id: str = "ingest_sou
     if not new_ids:
         return out
     found = _links(url, new_ids, params)  # before the lock: an ingestion with nothing to suggest never waits
-    if found is None:
-        return {**out, "skipped": "no match index"}
-    model_id, edges = found
-    if not len(edges):
-        return out
+    if (early := _nothing_to_suggest(found, out)) is not None:
+        return early
     with pipeline.run_lock(run_id, url) as waited:
         if waited:  # another run ran meanwhile (a new latest model, applied merges): matched again
             found = _links(url, new_ids, params)
-            if found is None:
-                return {**out, "skipped": "no match index"}
-            model_id, edges = found
-            if not len(edges):
-                return out
+            if (early := _nothing_to_suggest(found, out)) is not None:
+                return early
+        model_id, edges = found
         members, pairs = clusters(edges)
         deps = sorted(set(members["departement"]))
         raw = {"departements": deps if set(deps) <= VALID_DEPARTEMENTS else []}
