@@ -21,7 +21,12 @@ each level is worth from the data. How each comparison behaves on data we did no
   a swapped, doubled or dropped digit, a glued letter), numbers of one character excluded ("1" vs
   "2" is another number); street = the rest, compared fuzzily (≥ 0.9).
 - postal code: exact, same département, other. City: exact, ≥ 0.85, else.
-- SIRET: same SIRET, same SIREN (another establishment), different. Phone: same, different.
+- SIRET: same SIRET; same SIREN with one side's establishment unknown (a SIREN, or a SIRET against a
+  bare SIREN); same SIREN but two different SIRETs (two establishments of one company, by INSEE's
+  definition: a chain's shops, a commune's sites); different. The two SIREN levels are apart because
+  they mean opposite things: a copy without its establishment number is the same company, possibly
+  the same place; two establishment numbers say two places unless a feed gave the head office's.
+  Phone: same, different.
 - email/url domain (only when the frame has `email`/`url` columns): same, different.
 """
 from __future__ import annotations
@@ -46,7 +51,7 @@ COMPARISONS: list[tuple[str, list[str]]] = [
                "street_other_number", "lt_1km", "lt_5km", "other"]),
     ("code_postal", ["exact", "same_departement", "other"]),
     ("ville", ["exact", "fuzzy_0.85", "other"]),
-    ("siret", ["siret", "siren", "other"]),
+    ("siret", ["siret", "siren", "other_establishment", "other"]),
     ("telephone", ["exact", "other"]),
     ("domain", ["exact", "other"]),
 ]
@@ -286,7 +291,10 @@ def compare(arr: Arrays, i, j, workers: int = 1) -> Compared:
 
     sta, stb, sra, srb = arr.siret[i], arr.siret[j], arr.siren[i], arr.siren[j]
     sk = ((sta != "") & (stb != "")) | ((sra != "") & (srb != ""))
-    levels[:, COL["siret"]] = _bands(np.zeros(p), sk, [((sta != "") & (sta == stb), 0), ((sra != "") & (sra == srb), 1)], 3)
+    both_siret = (sta != "") & (stb != "")
+    same_siren = (sra != "") & (sra == srb)
+    levels[:, COL["siret"]] = _bands(np.zeros(p), sk, [(both_siret & (sta == stb), 0), (same_siren & ~both_siret, 1),
+                                                       (same_siren, 2)], 4)
     levels[:, COL["telephone"]] = _equal_level(arr.telephone[i], arr.telephone[j])
     levels[:, COL["domain"]] = _equal_level(der.domain[i], der.domain[j])
 

@@ -326,7 +326,7 @@ class FellegiSunter:
 
     @classmethod
     def from_json(cls, data: dict) -> FellegiSunter:
-        _check(data, cls.kind)
+        data = _upgraded(data, cls.kind)
         return cls(data["m"], data["u"], data["r"], data.get("info"))
 
 
@@ -368,13 +368,44 @@ def fit_selection(partitions: list, seed: int = SEED, min_pairs: int = MIN_FIT_P
     return model
 
 
-def _check(data: dict, kind: str) -> None:
+# Levels added since models were first saved: (comparison, new level) → the older level whose pairs it
+# was cut from. A model saved before the cut scores the new level as the old one (its m, u or one-hot
+# coefficient copied), so its probabilities are unchanged; refitting it learns the difference.
+ADDED_LEVELS = {("siret", "other_establishment"): "siren"}
+
+
+def _upgraded(data: dict, kind: str) -> dict:
+    """The model's JSON dict on this version's comparison levels (ADDED_LEVELS), or ValueError."""
     if data.get("kind") != kind:
         raise ValueError(f"not a {kind} model: kind {data.get('kind')!r}")
     names = [c["name"] for c in data.get("comparisons", [])]
-    levels = [c["levels"] for c in data.get("comparisons", [])]
-    if names != NAMES or levels != [lv for _, lv in COMPARISONS]:
+    levels = [list(c["levels"]) for c in data.get("comparisons", [])]
+    if names != NAMES:
         raise ValueError(f"model compares {names}, this version compares {NAMES}")
+    current = [lv for _, lv in COMPARISONS]
+    if levels == current:
+        return data
+    # source index, in the saved model, of every level of this version (per comparison)
+    sources = []
+    for name, old, new in zip(names, levels, current):
+        idx = []
+        for level in new:
+            source = level if level in old else ADDED_LEVELS.get((name, level))
+            if source not in old:
+                raise ValueError(f"model's {name} levels {old} cannot be read as this version's {new}")
+            idx.append(old.index(source))
+        if len(set(idx)) < len(old):
+            raise ValueError(f"model's {name} levels {old} cannot be read as this version's {new}")
+        sources.append(idx)
+    out = dict(data, comparisons=[{"name": n, "levels": lv} for n, lv in COMPARISONS])
+    if kind == FellegiSunter.kind:
+        out["m"] = [[row[i] for i in idx] for row, idx in zip(data["m"], sources)]
+        out["u"] = [[row[i] for i in idx] for row, idx in zip(data["u"], sources)]
+    else:   # one-hot columns first (comparison by comparison), the other features after them
+        starts = np.r_[0, np.cumsum([len(lv) for lv in levels])]
+        coef = list(data["coef"])
+        out["coef"] = [coef[starts[k] + i] for k, idx in enumerate(sources) for i in idx] + coef[starts[-1]:]
+    return out
 
 
 def model_from_json(data: dict):
@@ -530,7 +561,7 @@ class LogisticMatcher:
 
     @classmethod
     def from_json(cls, data: dict) -> LogisticMatcher:
-        _check(data, cls.kind)
+        data = _upgraded(data, cls.kind)
         base = FellegiSunter.from_json(data["base"]) if data.get("base") else None
         return cls(data["coef"], data["intercept"], data["C"], data.get("info"), base=base,
                    offset=bool(data.get("offset")))

@@ -75,7 +75,18 @@ def test_identifiers_postal_code_city(make_selection):
                                   "telephone_norm": "0478000000"},
                  {"siret_norm": "12345678900029", "code_postal_norm": "69100", "ville_norm": "lyon 3e",
                   "telephone_norm": "0478000001"})
-    assert (lv["siret"], lv["code_postal"], lv["ville"], lv["telephone"]) == ("siren", "same_departement", "exact", "other")
+    # two SIRETs of one SIREN: two establishments of one company
+    assert (lv["siret"], lv["code_postal"], lv["ville"], lv["telephone"]) == (
+        "other_establishment", "same_departement", "exact", "other")
+    # one side without its establishment number: the same company, the place unknown
+    lv = _levels(make_selection, {"siret_norm": "12345678900011"}, {"siren_norm": "123456789"})
+    assert lv["siret"] == "siren"
+    lv = _levels(make_selection, {"siren_norm": "123456789"}, {"siren_norm": "123456789"})
+    assert lv["siret"] == "siren"
+    lv = _levels(make_selection, {"siret_norm": "12345678900011"}, {"siret_norm": "12345678900011"})
+    assert lv["siret"] == "siret"
+    lv = _levels(make_selection, {"siret_norm": "12345678900011"}, {"siren_norm": "987654321"})
+    assert lv["siret"] == "other"
 
 
 def test_term_frequency_of_the_exact_name(make_selection):

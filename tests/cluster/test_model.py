@@ -10,7 +10,7 @@ import pytest
 from tests.cluster.crafted_matching import crafted_population
 
 from data_platform.cluster import partition as P
-from data_platform.cluster.comparisons import COL, NAMES, Compared, compare
+from data_platform.cluster.comparisons import COL, N_LEVELS, NAMES, Compared, compare
 from data_platform.cluster.model import EM_MAX_ITER, FellegiSunter, LogisticMatcher, model_from_json
 from data_platform.cluster.params import RunParams
 from data_platform.evaluate import pairwise_scores
@@ -59,6 +59,40 @@ def test_json_round_trip_gives_the_same_probabilities(crafted):
         assert np.array_equal(a, b)
     with pytest.raises(ValueError):
         FellegiSunter.from_json({**model.to_json(), "comparisons": [{"name": "nom", "levels": ["exact"]}]})
+
+
+def _before_other_establishment(data: dict) -> dict:
+    """The model's JSON as saved before the SIRET comparison's other_establishment level existed."""
+    out = json.loads(json.dumps(data))
+    k = COL["siret"]
+    out["comparisons"][k]["levels"] = ["siret", "siren", "other"]
+    if "m" in out:
+        out["m"][k] = [out["m"][k][0], out["m"][k][1], out["m"][k][3]]
+        out["u"][k] = [out["u"][k][0], out["u"][k][1], out["u"][k][3]]
+    else:
+        start = int(N_LEVELS[:k].sum())
+        del out["coef"][start + 2]
+    return out
+
+
+def test_a_model_saved_before_a_level_was_added_scores_it_as_the_old_level(crafted):
+    arr, scored, true = crafted["arr"], crafted["scored"], crafted["true"]
+    c = compare(arr, scored.i, scored.j)
+    k = COL["siret"]
+    lv = c.levels.copy()
+    # the old model's "siren" level held every same-SIREN pair: read both new levels as it
+    lv[:, k] = np.where(lv[:, k] == 2, 1, lv[:, k])
+    as_old = Compared(c.i, c.j, lv, c.tf, c.distance_m)
+    for model in (crafted["model"], LogisticMatcher.fit(c, true, len(arr))):
+        old = _before_other_establishment(model.to_json())
+        back = model_from_json(old)
+        assert [x["levels"] for x in back.to_json()["comparisons"]] == [x["levels"] for x in model.to_json()["comparisons"]]
+        # the saved model scores other_establishment pairs as it scored them (as "siren") before
+        assert np.allclose(back.predict(c, len(arr))[1], back.predict(as_old, len(arr))[1])
+    broken = _before_other_establishment(crafted["model"].to_json())
+    broken["comparisons"][k]["levels"] = ["siret", "other"]
+    with pytest.raises(ValueError, match="siret levels"):
+        model_from_json(broken)
 
 
 def _pair(crafted, a: dict, b: dict, model=None):
