@@ -478,8 +478,8 @@ def cluster_national(run_id: str) -> dict:
     params = load_params(run_id)
     if not params.national:
         return {"skipped": True}
-    with timed(run_id, "national"):
-        result = run_national(run_id, params)
+    with timed(run_id, "national"):  # alone after the batches: its comparisons use every core
+        result = run_national(run_id, params, workers=cluster_workers())
     log.info("run %s: national channel %s", run_id, {k: v for k, v in result.items() if k != "keys"})
     return result
 

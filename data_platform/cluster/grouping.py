@@ -120,6 +120,45 @@ def _in_sorted(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     return sorted_keys[pos] == keys
 
 
+def _group_threes(blocks: list, dist: np.ndarray, cut: float, result: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Average linkage cut at `cut` on every component of three at once (most of the components of ≥ 3),
+    exactly as scipy's linkage + fcluster: the closest pair merges first; the third joins it when the
+    mean of its two distances is ≤ cut. A component whose closest distance is tied (which pair merges
+    first would decide the outcome) is left to scipy. Writes the labels of the components it decides
+    into `result` (block k's labels from base[k] + 1, as fcluster's) and returns which it did."""
+    done = np.zeros(len(blocks), bool)
+    threes = np.array([k for k, (members, _) in enumerate(blocks) if len(members) == 3], dtype=np.int64)
+    if not len(threes):
+        return done
+    start = np.array([blocks[k][1].start for k in threes.tolist()], dtype=np.int64)
+    members = np.array([blocks[k][0] for k in threes.tolist()], dtype=np.int64)
+    d = dist[start[:, None] + np.arange(3)]          # condensed order: (0,1), (0,2), (1,2)
+    first = np.argmin(d, axis=1)
+    rows = np.arange(len(d))
+    dmin = d[rows, first]
+    tied = (d == dmin[:, None]).sum(axis=1) > 1
+    # the other two distances, from the third node to each node of the closest pair
+    other = np.array([[1, 2], [0, 2], [0, 1]])[first]
+    mean = (d[rows, other[:, 0]] + d[rows, other[:, 1]]) / 2.0
+    apart = dmin > cut
+    together = ~apart & (mean <= cut)
+    ok = apart | together | ~tied
+    label = base[threes]
+    # node positions of the closest pair, per `first`: (0,1), (0,2), (1,2); the third is the other one
+    pair = np.array([[0, 1], [0, 2], [1, 2]])[first]
+    third = 3 - pair.sum(axis=1)
+    sub = np.zeros((len(d), 3), dtype=np.int64)
+    sub[apart] = [1, 2, 3]
+    two = ~apart & ~together
+    sub[rows[two], pair[two, 0]] = 1
+    sub[rows[two], pair[two, 1]] = 1
+    sub[rows[two], third[two]] = 2
+    sub[together] = 1
+    result[members[ok]] = sub[ok] + label[ok, None]
+    done[threes[ok]] = True
+    return done
+
+
 def group(n: int, i: np.ndarray, j: np.ndarray, s: np.ndarray, threshold: float, *,
           source: np.ndarray, est_parent: np.ndarray, allow_same_source: bool,
           score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
@@ -171,11 +210,13 @@ def group(n: int, i: np.ndarray, j: np.ndarray, s: np.ndarray, threshold: float,
         dist[cannot_link(source, est_parent, lo, hi, allow_same_source) | _in_sorted(key, cannot_keys)] \
             = CANNOT_LINK_DISTANCE
         cut = 1.0 - threshold + 1e-9
-        next_label = n  # labels from components of ≥ 3 live above the node range
-        for members, sl in blocks:
-            sub = fcluster(linkage(dist[sl], method=LINKAGE_METHOD), t=cut, criterion="distance")
-            result[members] = sub + next_label
-            next_label += len(members) + 1
+        # labels from components of ≥ 3 live above the node range, block k's from base[k] + 1
+        base = n + np.r_[0, np.cumsum([len(members) + 1 for members, _ in blocks])[:-1]].astype(np.int64)
+        done = _group_threes(blocks, dist, cut, result, base)
+        for k, (members, sl) in enumerate(blocks):
+            if not done[k]:
+                sub = fcluster(linkage(dist[sl], method=LINKAGE_METHOD), t=cut, criterion="distance")
+                result[members] = sub + base[k]
         extra = (lo, hi, pair_s)
     if len(must_keys):
         extra = (np.concatenate([extra[0], must_keys // n]), np.concatenate([extra[1], must_keys % n]),

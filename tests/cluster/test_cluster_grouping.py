@@ -209,3 +209,28 @@ def test_every_pair_of_a_final_cluster_is_stored_with_the_weakest(make_selection
     assert list(zip(stored.id_a, stored.id_b)) == [("a", "b"), ("a", "c"), ("b", "c")]
     expected = score_pairs(arr, np.array([0, 0, 1]), np.array([1, 2, 2]), scoring).score
     assert np.allclose(stored["score"], np.round(expected.astype(float), 6))
+
+
+def test_components_of_three_are_grouped_exactly_as_scipy_does():
+    """The vectorized path for components of three (grouping._group_threes) against scipy's average
+    linkage + fcluster, on random distances, ties at the closest pair, values at the cut and cannot-links."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    from data_platform.cluster.grouping import CANNOT_LINK_DISTANCE, _group_threes
+
+    rng = np.random.default_rng(3)
+    cut = 0.25 + 1e-9
+    values = np.array([0.0, 0.1, 0.2, 0.25, 0.25 + 1e-9, 0.3, 0.4, 0.6, 1.0, CANNOT_LINK_DISTANCE])
+    d = np.concatenate([rng.random((3000, 3)) * 0.6, rng.choice(values, (3000, 3))])
+    blocks = [(np.arange(3 * k, 3 * k + 3), slice(3 * k, 3 * k + 3)) for k in range(len(d))]
+    base = 10 * np.arange(len(d), dtype=np.int64)
+    result = np.full(3 * len(d), -1, dtype=np.int64)
+    done = _group_threes(blocks, d.ravel(), cut, result, base)
+    assert done.sum() > 0.9 * len(d) and not done.all()  # ties at the closest pair are left to scipy
+    for k in np.flatnonzero(done).tolist():
+        expected = fcluster(linkage(d[k], method="average"), t=cut, criterion="distance")
+        got = result[3 * k:3 * k + 3] - base[k]
+        # the same partition of the three nodes (labels as fcluster's: 1..clusters)
+        same = (expected[:, None] == expected[None, :]) == (got[:, None] == got[None, :])
+        assert same.all(), (d[k], expected, got)
+        assert set(got.tolist()) <= {1, 2, 3}
