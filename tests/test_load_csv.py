@@ -165,6 +165,31 @@ def test_generated_csv_loads_with_its_ground_truth(db, tmp_path):
     assert lat == df["latitude"].isna().sum() > 0
 
 
+def test_a_first_load_writes_what_the_upsert_writes(db, tmp_path):
+    """Into an empty acteur the rows go in by one COPY; into a non-empty one by the upsert: same rows."""
+    path = tmp_path / "gen.csv"
+    write_csv(generate(300, 4), str(path))
+    df, errors = read_acteur_csv(path, conn=db)
+    assert errors == []
+    columns = "identifiant_unique, identifiant_externe, source, acteur_type, statut, nom, siret, siren, adresse, " \
+              "code_postal, ville, latitude, longitude, telephone, email, url, cree_le is not null, modifie_le is not null"
+    from data_platform.load_csv import upsert_acteurs
+
+    assert upsert_acteurs(db, df) == {"inserted": 300, "updated": 0, "unchanged": 0,
+                                      "ground_truth": 300}
+    db.commit()
+    copied = _rows(db, f"select {columns} from acteur order by 1")
+    with db.cursor() as cur:
+        cur.execute("delete from ground_truth")
+        cur.execute("delete from acteur where identifiant_unique <> %s", (df["identifiant_unique"].iloc[0],))
+    db.commit()
+    counts = upsert_acteurs(db, df, update_existing=True)   # one row already there: the upsert path
+    db.commit()
+    assert (counts["inserted"], counts["updated"], counts["unchanged"]) == (299, 0, 1)
+    assert _rows(db, f"select {columns} from acteur order by 1") == copied
+    assert _rows(db, "select count(*) from ground_truth")[0][0] == 300
+
+
 def _seed_parent_and_actors(db):
     """A parent with one child, a SINOE déchèterie, and an actor of source cma whose id looks like refashion's."""
     with db.cursor() as cur:
