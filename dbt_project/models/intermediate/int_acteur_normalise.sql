@@ -9,7 +9,7 @@
     'all'), legal forms and stop words dropped (seeds; a word is dropped when it or its expansion is one),
     the remaining words joined by single spaces in their order.
     adresse_norm: normalize_text, abbreviations expanded (scopes 'all' and 'adresse'); numbers and stop words kept.
-    The word-level work is set-based: every word of every actor in one tall relation, one hash join to
+    The word-level work is set-based: every word of every distinct text in one tall relation, one hash join to
     int_word_dictionary (built from the seeds), then string_agg ordered by position (no per-actor loop or lookup).
     ville_norm: macro normalize_ville (CEDEX and arrondissement suffix dropped, st → saint), computed once per
     distinct raw city name.
@@ -42,32 +42,36 @@ base as (
     from vue as v
 ),
 
--- 1 = nom, 2 = nom_commercial, 3 = adresse
-words as (
-    select
-        b.identifiant_unique collate "C" as identifiant_unique,
-        f.field,
-        w.pos,
-        case when f.field = 3 then coalesce(d.expansion_adresse, w.word)
-             else coalesce(d.expansion_nom, w.word) end as word
+-- 1 = nom, 2 = nom_commercial, 3 = adresse. The word-level work runs once per distinct (field, text):
+-- chains' names and a place's address repeat across sources (measured on 500,000 generated actors:
+-- 128,849 distinct texts for 1,124,741 non-empty fields), and hash joins bring the result back to each
+-- actor (model 10.7 -> 7.9 s there, the same rows).
+texts as (
+    select distinct f.field, f.txt collate "C" as txt
     from base as b
     cross join lateral (
         values (1, b.nom_text), (2, b.nom_commercial_text), (3, b.adresse_text)
     ) as f (field, txt)
-    cross join lateral string_to_table(f.txt, ' ') with ordinality as w (word, pos)
-    left join {{ ref('int_word_dictionary') }} as d on d.word = w.word
     where f.txt <> ''
-      and (f.field = 3 or d.drop_in_nom is not true)
+),
+
+words as (
+    select
+        t.field,
+        t.txt,
+        w.pos,
+        case when t.field = 3 then coalesce(d.expansion_adresse, w.word)
+             else coalesce(d.expansion_nom, w.word) end as word
+    from texts as t
+    cross join lateral string_to_table(t.txt, ' ') with ordinality as w (word, pos)
+    left join {{ ref('int_word_dictionary') }} as d on d.word = w.word
+    where t.field = 3 or d.drop_in_nom is not true
 ),
 
 agg as (
-    select
-        identifiant_unique,
-        string_agg(word, ' ' order by pos) filter (where field = 1) as nom_norm,
-        string_agg(word, ' ' order by pos) filter (where field = 2) as nom_commercial_norm,
-        string_agg(word, ' ' order by pos) filter (where field = 3) as adresse_norm
+    select field, txt, string_agg(word, ' ' order by pos) as norm
     from words
-    group by identifiant_unique
+    group by field, txt
 ),
 
 exceptions as (
@@ -118,9 +122,9 @@ select
     n.telephone,
     n.email,
     n.url,
-    coalesce(a.nom_norm, '') as nom_norm,
-    coalesce(a.nom_commercial_norm, '') as nom_commercial_norm,
-    coalesce(a.adresse_norm, '') as adresse_norm,
+    coalesce(a_nom.norm, '') as nom_norm,
+    coalesce(a_nc.norm, '') as nom_commercial_norm,
+    coalesce(a_adr.norm, '') as adresse_norm,
     coalesce(n.ville_norm, '') as ville_norm,
     n.code_postal_norm,
     n.siret_norm,
@@ -132,7 +136,9 @@ select
     n.telephone_norm,
     coalesce(ex.departement_reel, d.code, 'inconnu') as departement
 from normalized as n
-left join agg as a on a.identifiant_unique = (n.identifiant_unique collate "C")
+left join agg as a_nom on a_nom.field = 1 and a_nom.txt = (n.nom_text collate "C")
+left join agg as a_nc on a_nc.field = 2 and a_nc.txt = (n.nom_commercial_text collate "C")
+left join agg as a_adr on a_adr.field = 3 and a_adr.txt = (n.adresse_text collate "C")
 left join exceptions as ex
     on ex.code_postal = n.code_postal_norm
    and ex.commune_key = regexp_replace(n.ville_norm, '^(la|le|les|l) ', '')
