@@ -18,7 +18,8 @@
     (departement_from_postal_code) when it gives a département of the seed, else 'inconnu'.
     siret_norm 14 digits or ''; siren_norm 9 digits from siren, else the siret's first 9, or '';
     telephone_norm 10 digits starting with 0 or '' (+33/0033/33 prefixes → 0).
-    Measured: 26–34 s for 505,000 actors on 2 cores shared with other jobs (dbt_project/README.md). -#}
+    Measured: 7.9 s for 500,000 generated actors on an idle 2-core machine (2026-12-03; 26–34 s for 505,000
+    before, on 2 cores shared with other jobs: dbt_project/README.md). -#}
 with vue as (
     select * from {{ ref('int_acteur_consolide') }}
 ),
