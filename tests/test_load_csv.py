@@ -190,6 +190,22 @@ def test_a_first_load_writes_what_the_upsert_writes(db, tmp_path):
     assert _rows(db, "select count(*) from ground_truth")[0][0] == 300
 
 
+def test_a_first_load_still_checks_its_foreign_keys(db, tmp_path):
+    """The first load adds the foreign keys back after its COPY: a row with an unknown code fails it."""
+    import psycopg2
+
+    from data_platform.load_csv import upsert_acteurs
+
+    df, errors = read_acteur_csv(_write(tmp_path, f"{HEADER}\n{GOOD}\n"), conn=db)
+    assert errors == []
+    df.loc[df.index[0], "source"] = "no_such_source"
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation, match="no_such_source"):
+        upsert_acteurs(db, df)
+    db.rollback()
+    keys = _rows(db, "select count(*) from pg_constraint where conrelid = 'acteur'::regclass and contype = 'f'")
+    assert keys[0][0] == 2 and _rows(db, "select count(*) from acteur")[0][0] == 0
+
+
 def _seed_parent_and_actors(db):
     """A parent with one child, a SINOE déchèterie, and an actor of source cma whose id looks like refashion's."""
     with db.cursor() as cur:
