@@ -111,3 +111,13 @@ def test_write_csv_escapes_every_cell_and_replaces_the_file_whole(tmp_path):
     with open(out, newline="") as fh:
         assert list(csv.reader(fh)) == [["identifiant_unique", "x"], ["'=1+1", "-1.55"], ["a", "'@b"]]
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary file left
+
+
+def test_padded_fields_are_found_by_every_mark():
+    from data_platform.csv_input import _has_padded_field, _padding_marks
+
+    for sep in (",", ";", "\t"):
+        assert not _has_padded_field(f"a{sep}b\nc{sep}d\n", sep)
+        for mark in _padding_marks(sep):
+            assert _has_padded_field(f"a{sep}b\nc{mark}d\n", sep), (sep, mark)
+        assert _has_padded_field(f" a{sep}b\n", sep) and _has_padded_field(f"a{sep}b ", sep)
