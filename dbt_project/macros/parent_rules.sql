@@ -46,46 +46,44 @@ field_values as (
         c.rank_own,
         c.rank_source,
         f.field,
-        f.grp,
         f.val
     from ranked as c
     cross join lateral (
         values
-            ('nom', 'nom', to_jsonb(nullif(c.nom, ''))),
-            ('nom_commercial', 'nom_commercial', to_jsonb(nullif(c.nom_commercial, ''))),
-            ('siren', 'siren', to_jsonb(nullif(c.siren_value, ''))),
-            ('siret', 'siret', to_jsonb(nullif(c.siret_value, ''))),
-            ('adresse', 'adresse', to_jsonb(nullif(c.adresse, ''))),
-            ('adresse_complement', 'adresse_complement', to_jsonb(nullif(c.adresse_complement, ''))),
-            ('code_postal', 'code_postal', to_jsonb(nullif(c.code_postal_value, ''))),
-            ('ville', 'ville', to_jsonb(nullif(c.ville, ''))),
-            ('latitude', 'coordonnees',
+            ('nom', to_jsonb(nullif(c.nom, ''))),
+            ('nom_commercial', to_jsonb(nullif(c.nom_commercial, ''))),
+            ('siren', to_jsonb(nullif(c.siren_value, ''))),
+            ('siret', to_jsonb(nullif(c.siret_value, ''))),
+            ('adresse', to_jsonb(nullif(c.adresse, ''))),
+            ('adresse_complement', to_jsonb(nullif(c.adresse_complement, ''))),
+            ('code_postal', to_jsonb(nullif(c.code_postal_value, ''))),
+            ('ville', to_jsonb(nullif(c.ville, ''))),
+            ('latitude',
                 case when c.latitude is not null and c.longitude is not null then to_jsonb(c.latitude) end),
-            ('longitude', 'coordonnees',
+            ('longitude',
                 case when c.latitude is not null and c.longitude is not null then to_jsonb(c.longitude) end),
-            ('telephone', 'telephone', to_jsonb(nullif(c.telephone, ''))),
-            ('email', 'email', to_jsonb(nullif(c.email, ''))),
-            ('url', 'url', to_jsonb(nullif(c.url, ''))),
-            ('acteur_type', 'acteur_type', to_jsonb(nullif(c.acteur_type, '')))
-    ) as f (field, grp, val)
+            ('telephone', to_jsonb(nullif(c.telephone, ''))),
+            ('email', to_jsonb(nullif(c.email, ''))),
+            ('url', to_jsonb(nullif(c.url, ''))),
+            ('acteur_type', to_jsonb(nullif(c.acteur_type, '')))
+    ) as f (field, val)
     where f.val is not null
 ),
 
+-- Per field the first candidate with a value. latitude and longitude have a value exactly when the candidate
+-- has both (field_values above), so their winner is one candidate: the coordinates are never mixed.
+-- One sort of the values; the winning rows carry their value (no second pass over field_values).
 winner as (
-    select distinct on (cluster_id collate "C", grp collate "C")
-        cluster_id, grp, identifiant_unique
+    select distinct on (cluster_id collate "C", field collate "C")
+        cluster_id, field, val, identifiant_unique
     from field_values
-    order by cluster_id collate "C", grp collate "C", rank_own, rank_source, identifiant_unique collate "C"
+    order by cluster_id collate "C", field collate "C", rank_own, rank_source, identifiant_unique collate "C"
 )
 
 select
-    fv.cluster_id,
-    jsonb_object_agg(fv.field, fv.val) as data,
-    jsonb_object_agg(fv.field, to_jsonb(fv.identifiant_unique::text)) as origine
-from field_values as fv
-join winner as w
-    on w.cluster_id = fv.cluster_id
-   and w.grp = fv.grp
-   and w.identifiant_unique = fv.identifiant_unique
-group by fv.cluster_id
+    cluster_id,
+    jsonb_object_agg(field, val) as data,
+    jsonb_object_agg(field, to_jsonb(identifiant_unique::text)) as origine
+from winner
+group by cluster_id
 {%- endmacro %}
