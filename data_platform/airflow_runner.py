@@ -6,8 +6,9 @@ hold the virtualenv (`.venv/bin/data-platform airflow standalone` from a bare sh
 
 Long-running servers (`standalone`, `scheduler`, `api-server`, ...) run in their own process group:
 Ctrl-C or SIGTERM to `data-platform` becomes one SIGINT to the child alone (standalone's clean
-shutdown path: it stops its components and waits for them); when the group has not exited after
-`STOP_TIMEOUT` seconds, it gets SIGTERM, then SIGKILL. Other commands share the caller's group
+shutdown path: it stops its components and waits for them); a component still running after
+`STOP_TIMEOUT` seconds gets SIGTERM then SIGKILL (standalone then completes its shutdown), and a
+group still there after that gets SIGTERM, then SIGKILL. Other commands share the caller's group
 (interactive ones keep the terminal); SIGTERM is passed on to them.
 """
 from __future__ import annotations
@@ -80,22 +81,45 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc; [] elsewhere)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
+            if int(fields[1]) == pid:
+                out.append(int(stat.parent.name))
+    return sorted(out)
+
+
+def _signal_children(proc: subprocess.Popen, sig: int) -> None:
+    for pid in _children(proc.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
 def _stop_server(proc: subprocess.Popen, timeout: float) -> int:
     """SIGINT to the child (standalone stops its components, one SIGTERM each: a second signal to
-    every component would interrupt their own graceful shutdown), then SIGTERM, then SIGKILL to the
-    whole group."""
-    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-        if sig == signal.SIGINT:
+    every component would interrupt their own graceful shutdown). Standalone then waits for each
+    component without a time limit (apache/airflow#72464 lists it): a component still there after
+    `timeout` gets SIGTERM, then SIGKILL, from here, so that standalone's wait ends and it finishes
+    its own shutdown; then SIGTERM and SIGKILL to the whole group."""
+    steps = (("child", signal.SIGINT, timeout), ("components", signal.SIGTERM, 10.0),
+             ("components", signal.SIGKILL, 10.0), ("group", signal.SIGTERM, 10.0), ("group", signal.SIGKILL, 10.0))
+    for to, sig, wait in steps:
+        if to == "child":
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(sig)
+        elif to == "components":
+            _signal_children(proc, sig)
         else:
             _signal_group(proc, sig)
         try:
             proc.wait(wait)
             break
         except subprocess.TimeoutExpired:
-            print(f"data-platform: airflow still running {wait:.0f} s after {signal.Signals(sig).name}",
-                  file=sys.stderr)
+            print(f"data-platform: airflow still running {wait:.0f} s after {signal.Signals(sig).name}"
+                  + (" to its components" if to == "components" else ""), file=sys.stderr)
     # what the child left behind in its group (e.g. a component standalone did not reap)
     _signal_group(proc, signal.SIGKILL)
     return proc.wait()

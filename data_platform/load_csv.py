@@ -266,10 +266,14 @@ def upsert_acteurs(conn, df: pd.DataFrame, update_existing: bool = False) -> dic
         raise ValueError(f"{len(refused)} row(s) may not be written:\n" + format_errors(refused))
     with conn.cursor() as cur:
         # a first load (dedupe-csv's scratch database, a new install): nothing to compare with, the rows
-        # go in by one COPY (500,000 rows: 5 s instead of 13); the lock keeps the table empty meanwhile
-        cur.execute("LOCK TABLE acteur IN SHARE ROW EXCLUSIVE MODE")
+        # go in by one COPY (500,000 rows: 5 s instead of 13); the lock (taken only then, and the table
+        # looked at again under it) keeps the table empty meanwhile
         cur.execute("SELECT NOT EXISTS (SELECT 1 FROM acteur)")
         empty = cur.fetchone()[0]
+        if empty:
+            cur.execute("LOCK TABLE acteur IN SHARE ROW EXCLUSIVE MODE")
+            cur.execute("SELECT NOT EXISTS (SELECT 1 FROM acteur)")
+            empty = cur.fetchone()[0]
     if empty:
         with _foreign_keys_checked_once(conn, "acteur"):
             copy_dataframe(conn, "acteur", df[ACTEUR_COLUMNS].reset_index(drop=True))

@@ -21,7 +21,7 @@ STARTUP_TIMEOUT = 300  # a loaded 2-core machine; the test never asserts a durat
 # standalone's own shutdown takes ~5 s on an idle machine; under CI load it once took more than 20 s,
 # so the clean-shutdown window is wide: the test is about a clean stop, not a fast one
 STOP_TIMEOUT = 90
-STOP_BOUND = STOP_TIMEOUT + 10 + 10 + 30  # + SIGTERM / SIGKILL escalation + margin
+STOP_BOUND = STOP_TIMEOUT + 4 * 10 + 30  # + the escalation (components, then the group: SIGTERM, SIGKILL) + margin
 
 
 def _free_port() -> int:
