@@ -2,6 +2,9 @@
 `airflow standalone` that waits for its components without a time limit, as standalone does."""
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -33,9 +36,14 @@ def test_a_component_that_ignores_sigterm_is_killed_and_standalone_completes(tmp
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-c", STANDALONE], stdout=out, stderr=subprocess.STDOUT,
                                 process_group=0)
-        while "ready" not in log.read_text():
-            assert proc.poll() is None, log.read_text()
-        rc = _stop_server(proc, timeout=1.0)
+        try:
+            while "ready" not in log.read_text():
+                assert proc.poll() is None, log.read_text()
+            rc = _stop_server(proc, timeout=1.0)
+        finally:  # nothing left running whatever happened
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     text = log.read_text()
     # the stand-in finished its own shutdown (it was not killed): the stuck component was
     assert rc == 0 and "Shutting down components" in text and "Complete" in text, (rc, text)
