@@ -69,7 +69,7 @@ OFFSET_CS = (0.3, 1.0, 3.0)   # ridge strengths tried for the labels' correction
 
 
 def _pattern_counts(level: np.ndarray, weight: np.ndarray, n_lev: int) -> np.ndarray:
-    """Σ weight per level of one comparison (levels -1 left out)."""
+    """Σ weight per level of one comparison (levels -1 left out), as floats."""
     ok = level >= 0
     return np.bincount(level[ok].astype(np.int64), weights=weight[ok], minlength=n_lev).astype(np.float64)
 
@@ -276,11 +276,10 @@ class FellegiSunter:
             delta = 0.0
             for k in np.flatnonzero(learn).tolist():
                 n_lev = int(N_LEVELS[k])
-                lev = compared.levels[first, k].astype(np.int64)
-                ok = lev >= 0
-                # a learnt comparison outside the likelihood still splits the patterns' weights by its level
-                c = _pattern_counts(compared.levels[:, k], post, n_lev) if k not in cols \
-                    else np.bincount(lev[ok], weights=per_pattern[ok], minlength=n_lev)
+                # per pattern where the comparison makes the patterns; a learnt comparison outside the
+                # likelihood is not in them: per pair
+                c = _pattern_counts(compared.levels[first, k], per_pattern, n_lev) if k in cols \
+                    else _pattern_counts(compared.levels[:, k], post, n_lev)
                 # Dirichlet pseudo-counts centred on the start ("duplicates mostly agree"): small
                 # data stays stable, and a level matches were never seen at stays unlikely
                 new = (c + M_PSEUDO_COUNT * prior[k]) / (c.sum() + M_PSEUDO_COUNT)
