@@ -131,10 +131,13 @@ def strip_city(names: np.ndarray, villes: np.ndarray) -> np.ndarray:
 def split_address(adresse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(house number token, street) of normalized addresses: '12 bis rue x 69003 lyon' → ('12', 'rue x')
     (a postal code and what follows it are dropped from the street)."""
-    s = pd.Series(adresse, dtype=object).fillna("").astype(str).str.replace(_POSTCODE_TAIL, "", regex=True)
-    number = s.str.extract(_HOUSE_NUMBER, expand=False).fillna("")
-    street = s.str.replace(_HOUSE_NUMBER, "", regex=True).str.strip()
-    return number.to_numpy(dtype=object), street.to_numpy(dtype=object)
+    # once per distinct address (a place's address repeats across its sources: ~7 rows per distinct
+    # address in a generated selection), then spread back to the rows
+    codes, distinct = pd.factorize(pd.Series(adresse, dtype=object).fillna("").astype(str))
+    s = pd.Series(np.asarray(distinct, dtype=object), dtype=object).str.replace(_POSTCODE_TAIL, "", regex=True)
+    number = s.str.extract(_HOUSE_NUMBER, expand=False).fillna("").to_numpy(dtype=object)
+    street = s.str.replace(_HOUSE_NUMBER, "", regex=True).str.strip().to_numpy(dtype=object)
+    return number.take(codes), street.take(codes)
 
 
 def _address_key(house_number: np.ndarray, street: np.ndarray) -> np.ndarray:

@@ -196,47 +196,81 @@ def minhash_bands(texts, bands: int = LSH_BANDS, rows: int = LSH_ROWS, seed: int
     return out
 
 
-def cross_partition_pairs(arr: Arrays, part: np.ndarray, stats: dict | None = None
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs (i < j, unique, sorted) of rows of different partitions (`part`: int code per
-    row): coordinate grids, SIRET, phone, street and phonetic name within a city, MinHash LSH of
-    name + street + city."""
-    n = len(arr)
-    by_name = text_ranks(arr.nom)
-    keys = {f"grille_{k}": (grid_codes(arr.lat, arr.lon, GRID_CELL_M, shift), by_name)
-            for k, shift in enumerate(GRID_SHIFTS)}
-    keys["siret"] = (value_codes(arr.siret), by_name)
-    keys["telephone"] = (value_codes(arr.telephone), by_name)
-    # the partitions' street and phonetic-name keys, with the city (which the faults leave) for the
-    # postal code: a copy without coordinates meets the located one
-    ville = pd.Series(arr.ville)
-    hn, street = split_address(arr.adresse)
-    numero_rue = (pd.Series(hn) + " " + pd.Series(street) + "|" + ville).where((hn != "") & (street != "") & (ville != ""), "")
-    keys["numero_rue_ville"] = (value_codes(numero_rue.to_numpy(dtype=object)), by_name)
-    phon = pd.Series(phonetic_fr(arr.nom))
-    keys["nom_phonetique_ville"] = (value_codes((phon + "|" + ville).where((phon != "") & (ville != ""), "")
-                                                .to_numpy(dtype=object)), text_ranks(arr.adresse))
-    found = []
-    for name, (codes, order) in keys.items():
-        t0 = time.perf_counter()
-        i, j = _cross(codes, order, part)
-        found.append(i * n + j)
-        if stats is not None:
-            stats[name] = {"pairs": len(i), "seconds": round(time.perf_counter() - t0, 3)}
+def lsh_pairs(texts: list[str], lat: np.ndarray, lon: np.ndarray, by_name: np.ndarray, part: np.ndarray
+              ) -> tuple[np.ndarray, dict]:
+    """The MinHash LSH candidates across partitions (keys i * n + j, unique) of name + street + city texts,
+    two located actors `LSH_MAX_DISTANCE_M` apart or more dropped; and its stats entry."""
     t0 = time.perf_counter()
-    text = pd.Series(arr.nom) + " " + pd.Series(street) + " " + ville
-    band_codes = minhash_bands(text.str.strip().tolist())
-    lsh = 0
+    n = len(texts)
+    band_codes = minhash_bands(texts)
+    found = []
     for band in range(band_codes.shape[1]):
         i, j = _cross(band_codes[:, band], by_name, part)
         # two located actors far apart are two places (coordinates are not what the faults touch)
-        d = haversine_m(arr.lat[i], arr.lon[i], arr.lat[j], arr.lon[j])
+        d = haversine_m(lat[i], lon[i], lat[j], lon[j])
         keep = ~(d >= LSH_MAX_DISTANCE_M)
         found.append(i[keep] * n + j[keep])
-        lsh += int(keep.sum())
+    keys = unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+    return keys, {"pairs": len(keys), "seconds": round(time.perf_counter() - t0, 3)}
+
+
+# a selection from this many rows computes its LSH candidates in a worker process while this one computes the
+# exact keys' (the two halves of the candidates took about the same time at 500,000 actors); below, inline
+LSH_PROCESS_MIN_ROWS = 50_000
+
+
+def _lsh_in_process(args):
+    return lsh_pairs(*args)
+
+
+def cross_partition_pairs(arr: Arrays, part: np.ndarray, stats: dict | None = None, processes: int = 1
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (i < j, unique, sorted) of rows of different partitions (`part`: int code per
+    row): coordinate grids, SIRET, phone, street and phonetic name within a city, MinHash LSH of
+    name + street + city. `processes` > 1 and a selection of LSH_PROCESS_MIN_ROWS rows: the LSH part in
+    a worker process, at the same time as the other keys (the same pairs)."""
+    n = len(arr)
+    by_name = text_ranks(arr.nom)
+    ville = pd.Series(arr.ville)
+    hn, street = split_address(arr.adresse)
+    texts = (pd.Series(arr.nom) + " " + pd.Series(street) + " " + ville).str.strip().tolist()
+    lsh_args = (texts, arr.lat, arr.lon, by_name, part)
+    pending = None
+    if processes > 1 and n >= LSH_PROCESS_MIN_ROWS:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["data_platform.pipeline", "data_platform.cluster.partition"])
+        pool = ProcessPoolExecutor(1, mp_context=ctx)
+        pending = pool.submit(_lsh_in_process, lsh_args)
+    try:
+        keys = {f"grille_{k}": (grid_codes(arr.lat, arr.lon, GRID_CELL_M, shift), by_name)
+                for k, shift in enumerate(GRID_SHIFTS)}
+        keys["siret"] = (value_codes(arr.siret), by_name)
+        keys["telephone"] = (value_codes(arr.telephone), by_name)
+        # the partitions' street and phonetic-name keys, with the city (which the faults leave) for the
+        # postal code: a copy without coordinates meets the located one
+        numero_rue = (pd.Series(hn) + " " + pd.Series(street) + "|" + ville).where((hn != "") & (street != "") & (ville != ""), "")
+        keys["numero_rue_ville"] = (value_codes(numero_rue.to_numpy(dtype=object)), by_name)
+        phon = pd.Series(phonetic_fr(arr.nom))
+        keys["nom_phonetique_ville"] = (value_codes((phon + "|" + ville).where((phon != "") & (ville != ""), "")
+                                                    .to_numpy(dtype=object)), text_ranks(arr.adresse))
+        found = []
+        for name, (codes, order) in keys.items():
+            t0 = time.perf_counter()
+            i, j = _cross(codes, order, part)
+            found.append(i * n + j)
+            if stats is not None:
+                stats[name] = {"pairs": len(i), "seconds": round(time.perf_counter() - t0, 3)}
+        lsh, lsh_stats = pending.result() if pending is not None else lsh_pairs(*lsh_args)
+    finally:
+        if pending is not None:
+            pool.shutdown(cancel_futures=True)
+    found.append(lsh)
     if stats is not None:
-        stats["minhash"] = {"pairs": lsh, "seconds": round(time.perf_counter() - t0, 3)}
-    key = unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+        stats["minhash"] = {**lsh_stats, "in_process": pending is not None}
+    key = unique(np.concatenate(found))
     return key // max(n, 1), key % max(n, 1)
 
 
@@ -383,7 +417,8 @@ def national_frame(df: pd.DataFrame, memberships: pd.DataFrame, params: RunParam
     part_names = np.asarray(part_names, dtype=object)
     unknown = int(np.flatnonzero(part_names == UNKNOWN_DEPARTEMENT)[0]) if UNKNOWN_DEPARTEMENT in part_names else -1
     keys: dict = {}
-    ci, cj = cross_partition_pairs(full, part_full, keys) if len(part_names) > 1 else (np.empty(0, np.int64),) * 2
+    ci, cj = cross_partition_pairs(full, part_full, keys, processes=workers) if len(part_names) > 1 \
+        else (np.empty(0, np.int64),) * 2
     # reviewers' must-links across partitions are candidates (and edges) too
     must_full = link_rows(full, links).get("must")
     must_keys = np.empty(0, np.int64)

@@ -198,3 +198,27 @@ def test_shingle_matrix_is_exactly_scikit_learns_char_wb_hashing():
         assert ours.shape == theirs.shape
         assert np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(ours.indices, theirs.indices)
         assert (ours.data == 1).all()
+
+
+def test_lsh_in_a_worker_process_finds_the_same_candidates(make_selection, monkeypatch):
+    """At scale the LSH half of the candidates runs in a worker process beside the exact keys: the same
+    pairs as inline (forced here on a small selection)."""
+    from data_platform.cluster import national as N
+    from data_platform.cluster.partition import prepare
+
+    rows = _fillers(60) + [
+        _place("refashion_a", "refashion", "75011", "75"),
+        _place("ecosystem_b", "ecosystem", "", "inconnu", latitude="", longitude=""),
+        _place("corepile_c", "corepile", "13011", "13", adresse_norm="12 r victor hugo", latitude="", longitude=""),
+        _place("refashion_d", "refashion", "69003", "69", nom_norm="ressourcerie fabrique", latitude="", longitude=""),
+    ]
+    full = prepare(make_selection(rows))
+    part = pd.factorize(pd.Series(full.frame["departement"].astype(str)), sort=True)[0]
+    inline_stats, process_stats = {}, {}
+    inline = N.cross_partition_pairs(full, part, inline_stats)
+    monkeypatch.setattr(N, "LSH_PROCESS_MIN_ROWS", 0)
+    in_process = N.cross_partition_pairs(full, part, process_stats, processes=2)
+    assert process_stats["minhash"]["in_process"] and not inline_stats["minhash"]["in_process"]
+    assert process_stats["minhash"]["pairs"] == inline_stats["minhash"]["pairs"] > 0
+    assert [x.tolist() for x in in_process] == [x.tolist() for x in inline]
+    assert len(inline[0]) > 0
