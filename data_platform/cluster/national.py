@@ -84,6 +84,7 @@ LSH_MAX_DF = 0.005      # shingles of more than this share of the texts are drop
 LSH_MAX_DF_ROWS = 100
 LSH_MAX_DISTANCE_M = 1000.0  # an LSH pair of two located actors farther apart is dropped
 _HASH_FEATURES = 1 << 22
+MINHASH_CHUNK = 50_000  # texts per step of minhash_bands (memory, not results)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -155,17 +156,20 @@ def shingle_matrix(texts) -> sp.csr_matrix:
 
 
 def minhash_bands(texts, bands: int = LSH_BANDS, rows: int = LSH_ROWS, seed: int = LSH_SEED,
-                  min_shingles: int = LSH_MIN_SHINGLES) -> np.ndarray:
+                  min_shingles: int = LSH_MIN_SHINGLES, chunk: int = MINHASH_CHUNK) -> np.ndarray:
     """n × bands int64 LSH band codes of the texts' character 3-grams (-1: too few shingles).
 
     Shingles are hashed as HashingVectorizer hashes them (`shingle_matrix`: its column = the shingle's
     hash); MinHash value k of a row = min over its shingles of a multiply-shift hash h_k (deterministic
-    seed), one vectorized reduction per hash; a band's code combines its `rows` values."""
+    seed), one vectorized reduction per hash; a band's code combines its `rows` values. Both steps go
+    `chunk` texts at a time (their temporaries, ~8 arrays of one int64 per 3-gram, were 1 GB at 478,000
+    texts); the codes do not depend on it."""
+    texts = list(texts)
     n = len(texts)
     out = np.full((n, bands), -1, np.int64)
     if n == 0:
         return out
-    x = shingle_matrix(texts)
+    x = sp.vstack([shingle_matrix(texts[k:k + chunk]) for k in range(0, n, chunk)], format="csr")
     # shingles of very many texts ("rue", " de ", "mairie") make unrelated texts collide: dropped
     df = np.bincount(x.indices, minlength=x.shape[1])
     frequent = df > max(LSH_MAX_DF_ROWS, LSH_MAX_DF * n)
@@ -177,22 +181,26 @@ def minhash_bands(texts, bands: int = LSH_BANDS, rows: int = LSH_ROWS, seed: int
     if not ok.any():
         return out
     x = x[ok]
-    starts = x.indptr[:-1]
-    h = x.indices.astype(np.uint64)
     rng = np.random.default_rng(seed)
     # multiply-shift hashing (Dietzfelbinger): the high 32 bits of a·h + b mod 2⁶⁴, a odd; no modulo
     a = rng.integers(0, 1 << 63, bands * rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
     b = rng.integers(0, 1 << 63, bands * rows, dtype=np.uint64)
     shift = np.uint64(32)
-    rows_ok = np.flatnonzero(ok)
+    code = np.zeros((x.shape[0], bands), np.uint64)
     with np.errstate(over="ignore"):
-        for band in range(bands):
-            code = np.zeros(len(rows_ok), np.uint64)
-            for r in range(rows):
-                k = band * rows + r
-                sig = np.minimum.reduceat((a[k] * h + b[k]) >> shift, starts)
-                code = code * _MIX + sig  # mod 2⁶⁴: a hash of the band's values
-            out[rows_ok, band] = pd.factorize(code)[0]
+        for lo in range(0, x.shape[0], chunk):
+            hi = min(lo + chunk, x.shape[0])
+            first, last = x.indptr[lo], x.indptr[hi]
+            h = x.indices[first:last].astype(np.uint64)
+            starts = x.indptr[lo:hi] - first
+            for band in range(bands):
+                for r in range(rows):
+                    k = band * rows + r
+                    sig = np.minimum.reduceat((a[k] * h + b[k]) >> shift, starts)
+                    code[lo:hi, band] = code[lo:hi, band] * _MIX + sig  # mod 2⁶⁴: a hash of the band's values
+    rows_ok = np.flatnonzero(ok)
+    for band in range(bands):
+        out[rows_ok, band] = pd.factorize(code[:, band])[0]
     return out
 
 

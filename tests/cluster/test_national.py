@@ -200,6 +200,24 @@ def test_shingle_matrix_is_exactly_scikit_learns_char_wb_hashing():
         assert (ours.data == 1).all()
 
 
+def test_minhash_band_codes_do_not_depend_on_the_chunk_size():
+    # minhash_bands goes MINHASH_CHUNK texts at a time (memory): any chunk size gives the same codes
+    from data_platform.cluster.national import minhash_bands
+
+    rng = np.random.default_rng(3)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = ["".join(rng.choice(letters, rng.integers(2, 9))) for _ in range(2_000)]
+    texts = [" ".join(rng.choice(words, rng.integers(0, 5))) for _ in range(3_000)]
+    texts[5:8] = ["", "ab", "garage foch paris"]  # the first two: too few shingles, -1 in every band
+    texts[2_500] = texts[1_200] = "garage foch paris"
+    whole = minhash_bands(texts, chunk=len(texts))
+    assert (whole[5:7] == -1).all() and (whole[7] >= 0).all()
+    for chunk in (450, 1_000, 2_999):  # (each chunk costs a 16M-entry bincount: not 1)
+        assert np.array_equal(minhash_bands(texts, chunk=chunk), whole), chunk
+    # the same text falls in the same bucket of every band
+    assert (whole[[1_200, 2_500]] == whole[7]).all()
+
+
 def test_lsh_in_a_worker_process_finds_the_same_candidates(make_selection, monkeypatch):
     """At scale the LSH half of the candidates runs in a worker process beside the exact keys: the same
     pairs as inline (forced here on a small selection)."""
