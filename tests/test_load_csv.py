@@ -249,6 +249,32 @@ def test_a_file_cannot_take_over_parents_other_sources_or_existing_actors(db, tm
         [("refashion_P1",)]
 
 
+def test_a_first_load_rebuilds_the_indexes_and_still_refuses_a_parents_id(db, tmp_path, capsys):
+    """An empty acteur table takes the rows by one COPY with its indexes built after it (the same indexes
+    as before); a database holding parents (revision_acteur rows, no acteur yet) still refuses their ids."""
+    indexes = "select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index " \
+              "where indrelid = 'acteur'::regclass order by 1"
+    before = _rows(db, indexes)
+    assert len(before) > 1
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO revision_acteur (identifiant_unique, nom, statut) VALUES ('refashion_P1', 'Parent', 'ACTIF')")
+    db.commit()
+    header = "source,identifiant_externe,acteur_type,nom,statut\n"
+    parent = _write(tmp_path, header + "refashion,P1,commerce,Pris,ACTIF\nrefashion,N1,commerce,Nouveau,ACTIF\n")
+    assert main(["load-csv", str(parent)]) == 1
+    assert "line 2, field 'identifiant_unique': is the id of a parent" in capsys.readouterr().err
+    assert _rows(db, "select count(*) from acteur") == [(0,)]
+    assert main(["load-csv", str(parent), "--skip-invalid"]) == 0
+    assert _rows(db, "select identifiant_unique from acteur") == [("refashion_N1",)]
+    assert _rows(db, indexes) == before
+    # the rebuilt indexes are used and hold every row
+    with db.cursor() as cur:
+        cur.execute("set enable_seqscan = off")
+        cur.execute("select count(*) from acteur where source = 'refashion'")
+        assert cur.fetchone() == (1,)
+        cur.execute("reset enable_seqscan")
+
+
 @pytest.mark.parametrize("field, value, valid", [
     ("code_postal", "ABCDE", False), ("code_postal", "1234567", False), ("code_postal", "99999", False),
     ("code_postal", "2A004'; --", False), ("code_postal", "00100", False), ("code_postal", "96000", False),
