@@ -19,7 +19,8 @@
     siret_norm 14 digits or ''; siren_norm 9 digits from siren, else the siret's first 9, or '';
     telephone_norm 10 digits starting with 0 or '' (+33/0033/33 prefixes → 0).
     Measured: 7.9 s for 500,000 generated actors on an idle 2-core machine (2026-12-03; 26–34 s for 505,000
-    before, on 2 cores shared with other jobs: dbt_project/README.md). -#}
+    before, on 2 cores shared with other jobs: dbt_project/README.md); 11.6 -> 8.8 s on another machine when the
+    text regexes went from once per actor to once per distinct raw text (2026-12-04, the same rows). -#}
 with vue as (
     select * from {{ ref('int_acteur_consolide') }}
 ),
@@ -29,13 +30,11 @@ villes as (
     from (select distinct ville from vue) as d
 ),
 
--- Each regex runs once per row here; the cheap CASE logic comes in the final select.
-base as (
+-- The per-row regexes (digits, postal code), once per row (materialized: inlined, each reference to a
+-- column re-evaluates its regex); the cheap CASE logic comes in the final select.
+base as materialized (
     select
         v.*,
-        {{ normalize_text('v.nom') }} as nom_text,
-        {{ normalize_text('v.nom_commercial') }} as nom_commercial_text,
-        {{ normalize_text('v.adresse') }} as adresse_text,
         {{ postal_code_digits('v.code_postal') }} as code_postal_digits,
         {{ only_digits('v.siret') }} as siret_digits,
         {{ only_digits('v.siren') }} as siren_digits,
@@ -43,36 +42,35 @@ base as (
     from vue as v
 ),
 
--- 1 = nom, 2 = nom_commercial, 3 = adresse. The word-level work runs once per distinct (field, text):
--- chains' names and a place's address repeat across sources (measured on 500,000 generated actors:
--- 128,849 distinct texts for 1,124,741 non-empty fields), and hash joins bring the result back to each
--- actor (model 10.7 -> 7.9 s there, the same rows).
-texts as (
-    select distinct f.field, f.txt collate "C" as txt
-    from base as b
-    cross join lateral (
-        values (1, b.nom_text), (2, b.nom_commercial_text), (3, b.adresse_text)
-    ) as f (field, txt)
-    where f.txt <> ''
+-- 1 = nom, 2 = nom_commercial, 3 = adresse. The text work runs once per distinct (field, raw text): chains'
+-- names and a place's address repeat across sources (500,000 generated actors: 229,536 distinct raw texts
+-- for 1,124,741 non-empty fields; regexes per actor took 4.6 of the model's 9.4 s there), and hash joins
+-- bring the result back to each actor. (Joining the raw texts to a list of distinct normalized texts
+-- instead makes the planner, which estimates 2 rows for each DISTINCT here, pick a nested loop.)
+raw_texts as (
+    select distinct f.field, f.raw
+    from vue as v
+    cross join lateral (values (1, v.nom), (2, v.nom_commercial), (3, v.adresse)) as f (field, raw)
+    where coalesce(f.raw, '') <> ''
 ),
 
 words as (
     select
         t.field,
-        t.txt,
+        t.raw,
         w.pos,
         case when t.field = 3 then coalesce(d.expansion_adresse, w.word)
              else coalesce(d.expansion_nom, w.word) end as word
-    from texts as t
-    cross join lateral string_to_table(t.txt, ' ') with ordinality as w (word, pos)
+    from raw_texts as t
+    cross join lateral string_to_table({{ normalize_text('t.raw') }}, ' ') with ordinality as w (word, pos)
     left join {{ ref('int_word_dictionary') }} as d on d.word = w.word
-    where t.field = 3 or d.drop_in_nom is not true
+    where w.word <> '' and (t.field = 3 or d.drop_in_nom is not true)
 ),
 
 agg as (
-    select field, txt, string_agg(word, ' ' order by pos) as norm
+    select field, raw, string_agg(word, ' ' order by pos) as norm
     from words
-    group by field, txt
+    group by field, raw
 ),
 
 exceptions as (
@@ -137,9 +135,9 @@ select
     n.telephone_norm,
     coalesce(ex.departement_reel, d.code, 'inconnu') as departement
 from normalized as n
-left join agg as a_nom on a_nom.field = 1 and a_nom.txt = (n.nom_text collate "C")
-left join agg as a_nc on a_nc.field = 2 and a_nc.txt = (n.nom_commercial_text collate "C")
-left join agg as a_adr on a_adr.field = 3 and a_adr.txt = (n.adresse_text collate "C")
+left join agg as a_nom on a_nom.field = 1 and a_nom.raw = n.nom
+left join agg as a_nc on a_nc.field = 2 and a_nc.raw = n.nom_commercial
+left join agg as a_adr on a_adr.field = 3 and a_adr.raw = n.adresse
 left join exceptions as ex
     on ex.code_postal = n.code_postal_norm
    and ex.commune_key = regexp_replace(n.ville_norm, '^(la|le|les|l) ', '')
