@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_platform.memory import without_gc
+
 # separator → how messages name it
 SEPARATORS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
 # what --sep accepts → the separator
@@ -172,6 +174,7 @@ def _csv_reason(exc: csv.Error) -> str:
     return f"unreadable CSV ({message})"
 
 
+@without_gc
 def read_table(path: str | Path, sep: str | None = None, known_columns=()) -> CsvTable:
     """Read a CSV file (see the module's docstring). `sep`: the separator, None = detect."""
     try:

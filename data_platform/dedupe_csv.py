@@ -23,6 +23,7 @@ from data_platform.csv_input import CsvTable, InputError, parse_sep, read_table
 from data_platform.csv_output import write_csv
 from data_platform.db.connection import connect, fetch_df
 from data_platform.db.scratch import slot_scratch_database
+from data_platform.memory import release_memory, without_gc
 
 
 def _register_codes(conn, df) -> None:
@@ -97,6 +98,7 @@ class CsvFrame(NamedTuple):
     table: CsvTable  # the file as read (encoding, separator, every column)
 
 
+@without_gc
 def read_csv_frame(input_path: str, conn=None, sep: str | None = None) -> CsvFrame:
     """An outsider's CSV read as dedupe-csv reads it (data_platform.csv_input's reader: encoding and separator
     detected, or `sep`; extra columns dropped, a missing source filled, an empty name allowed); with `conn`
@@ -227,19 +229,6 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
             "model": model_path or "", "read_as": read_as,
             "seconds": round(time.perf_counter() - started, 1), "out": output_path}
 
-
-def release_memory() -> None:
-    """Freed objects' memory back to the system: a collection, then glibc's malloc_trim (CPython keeps
-    freed small-object arenas and glibc its free heap pages otherwise; nothing where there is no glibc)."""
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def run(args) -> int:

@@ -55,6 +55,7 @@ from data_platform.acteur_csv import (
 from data_platform.csv_input import SEPARATORS, CsvTable, InputError, RowError, parse_sep, read_table
 from data_platform.db.connection import copy_dataframe
 from data_platform.ingest.cleaning import VALIDATED_FIELDS, invalid_values
+from data_platform.memory import without_gc
 
 REQUIRED = REQUIRED_COLUMNS
 MAX_LENGTH = {"identifiant_unique": 255, "entity_id": 64, "kind": 32}
@@ -184,6 +185,7 @@ def read_acteur_csv(path: str | Path, sources: set[str] | None = None, acteur_ty
     return acteur_frame(read_table(path, sep, KNOWN_COLUMNS), sources, acteur_types, conn, may_be_empty)
 
 
+@without_gc
 def acteur_frame(table: CsvTable, sources: set[str] | None = None, acteur_types: set[str] | None = None,
                  conn=None, may_be_empty: tuple[str, ...] = (), df: pd.DataFrame | None = None
                  ) -> tuple[pd.DataFrame, list[RowError]]:
