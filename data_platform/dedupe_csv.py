@@ -80,10 +80,11 @@ def single_source(df) -> bool:
 def _run_stages(url: str, params: dict, verbose: bool = False) -> None:
     """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL; without
     `verbose`, a progress line per stage and one summary line per dbt call instead of dbt's log."""
+    from data_platform.cluster.partition import PAIRS_ENV
     from data_platform.dbt_runner import QUIET_ENV
     from data_platform.progress import PROGRESS_ENV
 
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": url, PAIRS_ENV: "0"}  # the output needs the memberships alone
     if not verbose:
         env.update({PROGRESS_ENV: "1", QUIET_ENV: "1"})
     subprocess.run([sys.executable, "-m", "data_platform.dedupe_csv", "--run-all", RUN_ID, json.dumps(params)],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+import os
 import time
 
 import numpy as np
@@ -33,6 +34,14 @@ SELECTION_COLUMNS = [
 ]
 MEMBERSHIP_COLUMNS = ["cluster_id", "identifiant_unique", "departement"]
 PAIR_COLUMNS = ["cluster_id", "id_a", "id_b", "score", "details"]
+# "0": the clustering batches store memberships only, no cluster_pair rows (their rescoring and details
+# JSON were ~10 % of a batch's time). Set by dedupe-csv, whose throw-away database is read for the
+# memberships alone; parents, changes, suggestions and reports need the pairs.
+PAIRS_ENV = "DP_CLUSTER_PAIRS"
+
+
+def pairs_stored() -> bool:
+    return os.environ.get(PAIRS_ENV, "1") != "0"
 
 log = logging.getLogger(__name__)
 
@@ -179,19 +188,23 @@ def group_partition(arr: Arrays, scored: Scored, params: RunParams, *, threshold
 
 
 def partition_output(arr: Arrays, departement: str, labels: np.ndarray, pairs: tuple, *, threshold: float,
-                     scoring: dict, workers: int = 1, scorer=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     scoring: dict, workers: int = 1, scorer=None, with_pairs: bool = True
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Membership rows and cluster_pair rows: every pair inside a final cluster, whatever its score;
     `scoring`: `RunParams.scoring`, to rescore the kept pairs with their per-field details (with
     `scorer`, a learned model's, their per-comparison weights).
 
     A cluster can hold a pair below the threshold (average linkage merges on the mean distance); it is
     stored too, so that the cluster's weakest pair (the suggestion's score) is the one a reviewer sees.
-    `threshold` is kept for the callers; it no longer filters the pairs."""
+    `threshold` is kept for the callers; it no longer filters the pairs. `with_pairs=False`: no pair
+    rows (`pairs_stored`)."""
     scorer = scorer if scorer is not None else RulesScorer(scoring, workers)
     cids = cluster_ids(departement, arr.ids, labels)
     members = np.flatnonzero(labels >= 0)
     memberships = pd.DataFrame({"cluster_id": cids[members], "identifiant_unique": arr.ids[members],
                                 "departement": departement})
+    if not with_pairs:
+        return memberships, pd.DataFrame(columns=PAIR_COLUMNS)
     a, b, _ = pairs
     inside = (labels[a] >= 0) & (labels[a] == labels[b]) if len(a) else np.zeros(0, bool)
     a, b = a[inside], b[inside]
@@ -215,7 +228,7 @@ def _group_and_output(arr, departement, scored, params: RunParams, workers, timi
     labels, pairs = group_partition(arr, scored, params, threshold=params.threshold, workers=workers,
                                     scorer=scorer, links=links)
     out = partition_output(arr, departement, labels, pairs, threshold=params.threshold, scoring=params.scoring,
-                           workers=workers, scorer=scorer)
+                           workers=workers, scorer=scorer, with_pairs=pairs_stored())
     if timings is not None:
         timings["grouping"] = timings.get("grouping", 0.0) + time.perf_counter() - t0
     return out

@@ -209,6 +209,20 @@ def test_every_pair_of_a_final_cluster_is_stored_with_the_weakest(make_selection
     assert list(zip(stored.id_a, stored.id_b)) == [("a", "b"), ("a", "c"), ("b", "c")]
     expected = score_pairs(arr, np.array([0, 0, 1]), np.array([1, 2, 2]), scoring).score
     assert np.allclose(stored["score"], np.round(expected.astype(float), 6))
+    # without pairs (dedupe-csv: DP_CLUSTER_PAIRS=0), the same memberships and no pair row
+    members, _ = partition_output(arr, "75", labels, pairs, threshold=0.75, scoring=scoring)
+    only, none = partition_output(arr, "75", labels, pairs, threshold=0.75, scoring=scoring, with_pairs=False)
+    assert only.equals(members) and len(members) == 3
+    assert none.empty and list(none.columns) == list(stored.columns)
+
+
+def test_pairs_stored_unless_the_environment_says_0(monkeypatch):
+    from data_platform.cluster.partition import PAIRS_ENV, pairs_stored
+
+    monkeypatch.delenv(PAIRS_ENV, raising=False)
+    assert pairs_stored()
+    monkeypatch.setenv(PAIRS_ENV, "0")
+    assert not pairs_stored()
 
 
 def test_components_of_three_are_grouped_exactly_as_scipy_does():
