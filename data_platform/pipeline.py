@@ -15,13 +15,13 @@ import functools
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import time
 from contextlib import contextmanager
 
 from data_platform.cluster.params import ParamError, RunParams, validate_run_id
 from data_platform.db.connection import connect
+from data_platform.workers import start_server, worker_context
 
 log = logging.getLogger(__name__)
 
@@ -389,8 +389,7 @@ def _fit_in_workers(run_id: str, params: RunParams, sizes: dict[str, int], proce
         want = int(np.ceil(M.U_SAMPLE_PAIRS * size * (size - 1) / 2 / total)) if total else 0
         draws[d] = random_pairs(int(size), want, rng)
     chunks = balance(sizes, processes * 2)
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["data_platform.pipeline", "data_platform.cluster.partition"])
+    ctx = worker_context()
     with ctx.Pool(min(processes, len(chunks)), maxtasksperchild=1) as pool:
         done = pool.map(_training_task, [(run_id, c, {d: draws[d] for d in c}) for c in chunks])
     parts = sorted((p for chunk in done for p in chunk), key=lambda p: p[0])
@@ -584,8 +583,7 @@ def cluster_batches(run_id: str, batches: list[list[str]], workers: int = 1, on_
             if on_done:
                 on_done(results[-1])
         return results
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["data_platform.pipeline", "data_platform.cluster.partition"])
+    ctx = worker_context()
     results = []
     with ctx.Pool(min(workers, len(batches)), maxtasksperchild=1) as pool:
         for result in pool.imap(_cluster_task, [(run_id, b) for b in batches]):
@@ -596,6 +594,13 @@ def cluster_batches(run_id: str, batches: list[list[str]], workers: int = 1, on_
 
 
 UNTIL = ("suggestions", "clusters")
+
+
+def _acteurs_estimate() -> int:
+    """The acteur table's rows as the planner's statistics have them (no scan; -1 if never analyzed)."""
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute("select coalesce(max(reltuples), 0)::bigint from pg_class where oid = to_regclass('acteur')")
+        return int(cur.fetchone()[0])
 
 
 def run_all(run_id: str, raw_params: dict | None = None, n_batches: int | None = None,
@@ -612,6 +617,8 @@ def run_all(run_id: str, raw_params: dict | None = None, n_batches: int | None =
 
     workers = cluster_workers() if workers is None else max(1, int(workers))
     start_run(run_id, raw_params)
+    if workers > 1 and _acteurs_estimate() >= PARALLEL_MIN_ACTORS:
+        start_server()  # the workers' imports while dbt builds the selection
     with progress.stage("dbt: selection and normalization") as step:
         summary: dict = {"selection": build_selection(run_id)}
         sel = summary["selection"]

@@ -90,3 +90,36 @@ def test_until_clusters_stops_at_the_final_clusters(generated):
         assert cur.fetchone() == ("done", True)
     with pytest.raises(ValueError, match="until"):
         pipeline.run_all("bad", params, until="parents")
+
+
+def test_the_workers_server_starts_before_dbt_when_the_selection_will_be_parallel(generated, monkeypatch):
+    """run_all starts the forkserver (its imports) before dbt builds the selection when the acteur table
+    holds PARALLEL_MIN_ACTORS rows or more (the planner's estimate), not for a small job."""
+    from data_platform import pipeline
+
+    with generated.cursor() as cur:
+        cur.execute("analyze acteur")
+    generated.commit()
+    assert pipeline._acteurs_estimate() == 3000
+    events = []
+    build = pipeline.build_selection
+    monkeypatch.setattr(pipeline, "start_server", lambda: events.append("server"))
+    monkeypatch.setattr(pipeline, "build_selection", lambda run_id: events.append("dbt") or build(run_id))
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_ACTORS", 3000)
+    pipeline.run_all("early", {"model": "rules", "dry_run": True}, workers=2, until="clusters")
+    assert events == ["server", "dbt"]
+    events.clear()
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_ACTORS", 3001)
+    pipeline.run_all("small", {"model": "rules", "dry_run": True}, workers=2, until="clusters")
+    assert events == ["dbt"]
+
+
+def test_start_server_runs_the_forkserver_the_pools_use():
+    from multiprocessing import forkserver
+
+    from data_platform.workers import start_server, worker_context
+
+    start_server()
+    assert forkserver._forkserver._forkserver_pid is not None
+    with worker_context().Pool(1) as pool:
+        assert pool.map(abs, [-1, -2]) == [1, 2]

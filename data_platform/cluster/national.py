@@ -245,11 +245,11 @@ def cross_partition_pairs(arr: Arrays, part: np.ndarray, stats: dict | None = No
     lsh_args = (texts, arr.lat, arr.lon, by_name, part)
     pending = None
     if processes > 1 and n >= LSH_PROCESS_MIN_ROWS:
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["data_platform.pipeline", "data_platform.cluster.partition"])
+        from data_platform.workers import worker_context
+
+        ctx = worker_context()
         pool = ProcessPoolExecutor(1, mp_context=ctx)
         pending = pool.submit(_lsh_in_process, lsh_args)
     try:
