@@ -13,7 +13,9 @@
     - sources: sorted distinct non-empty sources of the actors known (selected, else consolidated);
     - contexte: membres (selected actors: raw + norm from cluster_selection; the other actors of the changes,
       children following their parent: raw from int_acteur_consolide, norm {}), paires (by id_a, id_b), parent
-      (id, action, data, origine). Non-finite floats become null (jsonb refuses NaN). -#}
+      (id, action, data, origine). Non-finite floats become null (jsonb refuses NaN). Its parts are built as
+      json text and cast to jsonb once: each level of jsonb_build_object / jsonb_agg walks and rebuilds every
+      token of the jsonb values it is given (the view took 15.6 s for 124,474 clusters at 500,000 actors). -#}
 with changes as (
     select
         run_id,
@@ -56,7 +58,7 @@ parents as (
     select distinct on (run_id, cluster_id)
         run_id,
         cluster_id,
-        jsonb_build_object(
+        json_build_object(
             'identifiant_unique', identifiant_unique,
             'action', case when change_type = 'acteur_create_as_parent' then 'create' else 'keep' end,
             'data', coalesce(data, '{}'::jsonb),
@@ -74,28 +76,28 @@ known as (
         c.identifiant_unique,
         coalesce(s.source, v.source, '') as source,
         coalesce(s.departement, '') as departement,
-        jsonb_build_object(
+        json_build_object(
             'identifiant_unique', c.identifiant_unique,
             'source', coalesce(s.source, v.source, ''),
             'est_parent', coalesce(s.est_parent, v.est_parent, false),
-            'raw', case when s.identifiant_unique is not null then jsonb_build_object(
+            'raw', case when s.identifiant_unique is not null then json_build_object(
                     'acteur_type', s.acteur_type, 'nom', s.nom, 'nom_commercial', s.nom_commercial,
                     'adresse', s.adresse, 'code_postal', s.code_postal, 'ville', s.ville, 'siret', s.siret,
                     'telephone', s.telephone,
                     'latitude', {{ finite('s.latitude') }}, 'longitude', {{ finite('s.longitude') }})
-                else jsonb_build_object(
+                else json_build_object(
                     'acteur_type', v.acteur_type, 'nom', v.nom, 'nom_commercial', v.nom_commercial,
                     'adresse', v.adresse, 'code_postal', v.code_postal, 'ville', v.ville, 'siret', v.siret,
                     'telephone', v.telephone,
                     'latitude', {{ finite('v.latitude') }}, 'longitude', {{ finite('v.longitude') }})
                 end,
-            'norm', case when s.identifiant_unique is not null then jsonb_build_object(
+            'norm', case when s.identifiant_unique is not null then json_build_object(
                     'nom_norm', s.nom_norm, 'nom_commercial_norm', s.nom_commercial_norm,
                     'adresse_norm', s.adresse_norm, 'ville_norm', s.ville_norm,
                     'code_postal_norm', s.code_postal_norm, 'siret_norm', s.siret_norm,
                     'siren_norm', s.siren_norm, 'telephone_norm', s.telephone_norm,
                     'departement', s.departement)
-                else '{}'::jsonb end
+                else '{}'::json end
         ) as membre
     from changes as c
     left join {{ ref('cluster_selection') }} as s on s.identifiant_unique = c.identifiant_unique
@@ -108,7 +110,7 @@ membres as (
     select
         run_id,
         cluster_id,
-        jsonb_agg(membre order by identifiant_unique collate "C") as membres,
+        json_agg(membre order by identifiant_unique collate "C") as membres,
         coalesce(to_jsonb(array_agg(distinct source::text collate "C" order by source::text collate "C")
             filter (where source <> '')), '[]'::jsonb) as sources,
         min(departement collate "C") filter (where departement <> '') as departement
@@ -121,7 +123,7 @@ pairs as (
         run_id,
         cluster_id::text as cluster_id,
         min({{ finite('score') }}) as score,
-        jsonb_agg(jsonb_build_object(
+        json_agg(json_build_object(
             'id_a', id_a, 'id_b', id_b, 'score', {{ finite('score') }},
             'fields', case when jsonb_typeof(details -> 'fields') = 'object' then details -> 'fields' else '{}'::jsonb end,
             'matched', case when jsonb_typeof(details -> 'matched') = 'array' then details -> 'matched' else '[]'::jsonb end,
@@ -153,10 +155,10 @@ select
     c.membres,
     c.empreinte_membres,
     c.changes,
-    jsonb_build_object(
-        'membres', coalesce(m.membres, '[]'::jsonb),
-        'paires', coalesce(p.paires, '[]'::jsonb),
-        'parent', pa.parent) as contexte
+    json_build_object(
+        'membres', coalesce(m.membres, '[]'::json),
+        'paires', coalesce(p.paires, '[]'::json),
+        'parent', pa.parent)::jsonb as contexte
 from clusters as c
 left join parents as pa on pa.run_id = c.run_id and pa.cluster_id = c.cluster_id
 left join membres as m on m.run_id = c.run_id and m.cluster_id = c.cluster_id
