@@ -6,7 +6,8 @@ until="clusters": selection, model, partitions, national channel; no parents, ch
 report, which the output does not use) and every input row is written out with its cluster id ('' when
 in no cluster).
 The stages run in a child process whose DATABASE_URL is the throw-away database: this process keeps
-its own.
+its own. The child starts first and imports the clustering code while this process reads and loads the
+CSV (StagesChild).
 """
 from __future__ import annotations
 
@@ -77,18 +78,57 @@ def single_source(df) -> bool:
     return "source" not in df.columns or df["source"].astype(str).nunique() <= 1
 
 
-def _run_stages(url: str, params: dict, verbose: bool = False) -> None:
-    """`pipeline.run_all` on the database `url`, in a child process given that DATABASE_URL; without
-    `verbose`, a progress line per stage and one summary line per dbt call instead of dbt's log."""
-    from data_platform.cluster.partition import PAIRS_ENV
-    from data_platform.dbt_runner import QUIET_ENV
-    from data_platform.progress import PROGRESS_ENV
+class StagesChild:
+    """`pipeline.run_all` in a child process, started before the CSV is read so that its imports (the
+    clustering code: about 1 s) overlap the read and the load; it waits for `run(url, params)`, which
+    hands it the throw-away database's URL (its DATABASE_URL) and the parameters on stdin, then waits for
+    it. Without `verbose`: a progress line per stage and one summary line per dbt call instead of dbt's
+    log. `close()` (also on exit of a `with` block) ends a child that was never run."""
 
-    env = {**os.environ, "DATABASE_URL": url, PAIRS_ENV: "0"}  # the output needs the memberships alone
-    if not verbose:
-        env.update({PROGRESS_ENV: "1", QUIET_ENV: "1"})
-    subprocess.run([sys.executable, "-m", "data_platform.dedupe_csv", "--run-all", RUN_ID, json.dumps(params)],
-                   check=True, env=env)
+    def __init__(self, verbose: bool = False):
+        from data_platform.cluster.partition import PAIRS_ENV
+        from data_platform.dbt_runner import QUIET_ENV
+        from data_platform.progress import PROGRESS_ENV
+
+        env = {**os.environ, PAIRS_ENV: "0"}  # the output needs the memberships alone
+        if not verbose:
+            env.update({PROGRESS_ENV: "1", QUIET_ENV: "1"})
+        self.proc = subprocess.Popen([sys.executable, "-m", "data_platform.dedupe_csv", "--run-all-stdin"],
+                                     stdin=subprocess.PIPE, env=env, text=True)
+
+    def run(self, url: str, params: dict) -> None:
+        self.proc.stdin.write(json.dumps({"url": url, "run_id": RUN_ID, "params": params}) + "\n")
+        self.proc.stdin.close()
+        if self.proc.wait() != 0:
+            raise subprocess.CalledProcessError(self.proc.returncode, self.proc.args)
+
+    def close(self) -> None:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()  # end of input: the child exits without running anything
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _child_main() -> int:
+    """The child of StagesChild: the clustering code imported first, then one JSON line from stdin."""
+    from data_platform.pipeline import run_all
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    job = json.loads(line)
+    os.environ["DATABASE_URL"] = job["url"]
+    run_all(job["run_id"], job["params"], until="clusters")
+    return 0
 
 
 class CsvFrame(NamedTuple):
@@ -188,12 +228,19 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
     """allow_same_source: None = on when the file has a single source (or no source column).
     Every input is checked before the work starts (InputError: one line).
     verbose: dbt's whole log instead of the progress lines."""
-    from data_platform import progress
-    from data_platform.load_csv import load_acteurs
-
     check_threshold(threshold)
     check_output_path(output_path, input_path)
     check_model_file(model_path)
+    with StagesChild(verbose) as stages:
+        return _dedupe(stages, input_path, output_path, threshold, model_path, allow_same_source, sep, verbose)
+
+
+def _dedupe(stages: StagesChild, input_path: str, output_path: str, threshold: float | None, model_path: str | None,
+            allow_same_source: bool | None, sep: str | None, verbose: bool) -> dict:
+    """`dedupe` once its child is started: read, load, `stages.run`, write the output."""
+    from data_platform import progress
+    from data_platform.load_csv import load_acteurs
+
     read = read_input(input_path, sep)
     df, kept = read.df, read.kept
     print(f"dedupe-csv: {input_path}: {len(df)} rows, read as {read.table.describe()}", file=sys.stderr)
@@ -218,7 +265,7 @@ def dedupe(input_path: str, output_path: str, threshold: float | None = None, mo
         ids, given, read_as = df["identifiant_unique"].tolist(), _given_ids(kept), read.table.describe()
         del read, df, kept
         release_memory()
-        _run_stages(url, params, verbose)
+        stages.run(url, params)
         with connect(url) as conn:
             members = fetch_df(conn, "select identifiant_unique, cluster_id from cluster_membership "
                                      "where run_id = %s", (RUN_ID,))
@@ -244,7 +291,5 @@ def run(args) -> int:
     return 0
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["--run-all"]:  # the child of _run_stages
-    from data_platform.pipeline import run_all
-
-    run_all(sys.argv[2], json.loads(sys.argv[3]), until="clusters")
+if __name__ == "__main__" and sys.argv[1:2] == ["--run-all-stdin"]:  # the child of StagesChild
+    sys.exit(_child_main())

@@ -90,3 +90,31 @@ def test_dedupe_csv_prints_a_line_per_stage_and_one_per_dbt_call_without_ansi_co
                  "clustering: 1/1 — 4 actors", "clustering: 1 batch (", "national: pairs across partitions ("):
         assert line in err, err
     assert "parents and changes" not in err and "suggestions (" not in err, err
+
+
+def test_the_stages_child_starts_before_the_read_and_ends_when_the_input_is_refused(tmp_path, database_url,
+                                                                                    monkeypatch, capsys):
+    """dedupe-csv starts its stages' child before reading the CSV (its imports overlap the read); a file it
+    refuses ends that child, which ran nothing."""
+    from data_platform import dedupe_csv
+
+    started = []
+    real = dedupe_csv.StagesChild
+
+    class Recorded(real):
+        def __init__(self, verbose=False):
+            super().__init__(verbose)
+            started.append(self)
+
+    monkeypatch.setattr(dedupe_csv, "StagesChild", Recorded)
+    bad = tmp_path / "bad.csv"
+    _write(bad, ["source", "identifiant_externe", "acteur_type", "nom", "code_postal"],
+           [["refashion", "R1", "commerce", "Nom", "ABCDE"]])
+    assert main(["dedupe-csv", str(bad), "--out", str(tmp_path / "out.csv")]) == 1
+    assert "code_postal" in capsys.readouterr().err
+    assert len(started) == 1 and started[0].proc.returncode == 0  # ended, nothing run
+    good = tmp_path / "in.csv"
+    _write(good, HEADER, ROWS)
+    assert main(["dedupe-csv", str(good), "--out", str(tmp_path / "out.csv")]) == 0
+    assert len(started) == 2 and started[1].proc.returncode == 0
+    assert _clusters(tmp_path / "out.csv")["ecosystem_E1"] != ""
