@@ -467,9 +467,13 @@ def peak_rss_mb() -> float:
 
 
 @_stage
-def cluster_national(run_id: str) -> dict:
+def cluster_national(run_id: str, processes: int = 1) -> dict:
     """After every partition batch: duplicates across partitions (`inconnu` included), regrouped with
-    the clusters they touch (data_platform.cluster.national); off with the run parameter `national`."""
+    the clusters they touch (data_platform.cluster.national); off with the run parameter `national`.
+    `processes` > 1 (run_all only): the LSH candidates in a worker process. An Airflow task keeps 1: a
+    forkserver worker re-imports the task process's `__main__`, the `airflow` script, whose import fails
+    in a task (Airflow 3 gives tasks no metadata database URL: "Could not parse SQLAlchemy URL"), and
+    the stage failed with BrokenProcessPool from 50,000 actors."""
     from data_platform.cluster.national import cluster_national as run_national
 
     if _is_empty(run_id):
@@ -478,7 +482,7 @@ def cluster_national(run_id: str) -> dict:
     if not params.national:
         return {"skipped": True}
     with timed(run_id, "national"):  # alone after the batches: its comparisons use every core
-        result = run_national(run_id, params, workers=cluster_workers())
+        result = run_national(run_id, params, workers=cluster_workers(), processes=processes)
     log.info("run %s: national channel %s", run_id, {k: v for k, v in result.items() if k != "keys"})
     return result
 
@@ -637,7 +641,7 @@ def run_all(run_id: str, raw_params: dict | None = None, n_batches: int | None =
             f"{r.get('actors', 0):,} actors, {r.get('clusters', 0):,} clusters"))
     summary["clusters"] = sum(int(r.get("clusters", 0)) for r in results)
     with progress.stage("national: pairs across partitions"):
-        summary["national"] = cluster_national(run_id)
+        summary["national"] = cluster_national(run_id, processes=workers)
     if until == "clusters":
         with connect() as conn:
             summary["status"] = close_run(conn, run_id)

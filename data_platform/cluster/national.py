@@ -410,7 +410,7 @@ def _all_pairs_within(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def national_frame(df: pd.DataFrame, memberships: pd.DataFrame, params: RunParams, model=None, *,
-                   workers: int = 1, links: tuple | None = None, stats: dict | None = None):
+                   workers: int = 1, links: tuple | None = None, stats: dict | None = None, processes: int = 1):
     """The national stage in memory. `df`: the whole selection (selection columns); `memberships`:
     the partition clusters (cluster_id, identifiant_unique). Returns (memberships, pairs, replaced)
     where memberships/pairs are the new rows (MEMBERSHIP_COLUMNS / PAIR_COLUMNS, sorted) and
@@ -425,7 +425,7 @@ def national_frame(df: pd.DataFrame, memberships: pd.DataFrame, params: RunParam
     part_names = np.asarray(part_names, dtype=object)
     unknown = int(np.flatnonzero(part_names == UNKNOWN_DEPARTEMENT)[0]) if UNKNOWN_DEPARTEMENT in part_names else -1
     keys: dict = {}
-    ci, cj = cross_partition_pairs(full, part_full, keys, processes=workers) if len(part_names) > 1 \
+    ci, cj = cross_partition_pairs(full, part_full, keys, processes=processes) if len(part_names) > 1 \
         else (np.empty(0, np.int64),) * 2
     # reviewers' must-links across partitions are candidates (and edges) too
     must_full = link_rows(full, links).get("must")
@@ -575,7 +575,8 @@ def write_national(conn, run_id: str, memberships: pd.DataFrame, pairs: pd.DataF
         copy_dataframe(conn, "cluster_pair", pairs.assign(run_id=run_id)[["run_id"] + PAIR_COLUMNS])
 
 
-def cluster_national(run_id: str, params: RunParams, workers: int = 1, url: str | None = None) -> dict:
+def cluster_national(run_id: str, params: RunParams, workers: int = 1, url: str | None = None,
+                     processes: int = 1) -> dict:
     """The national stage of a run, after its partition batches: read the whole selection, the run's
     memberships and model, regroup across partitions, store (one transaction). Returns counts and seconds."""
     from data_platform.cluster.model_store import run_model
@@ -590,7 +591,8 @@ def cluster_national(run_id: str, params: RunParams, workers: int = 1, url: str 
                                      "where run_id = %s order by identifiant_unique", [run_id])
         links = reviewer_links(conn)
     stats: dict = {"read_seconds": round(time.perf_counter() - t0, 3)}
-    m, p, replaced = national_frame(df, memberships, params, model, workers=workers, links=links, stats=stats)
+    m, p, replaced = national_frame(df, memberships, params, model, workers=workers, links=links, stats=stats,
+                                    processes=processes)
     t1 = time.perf_counter()
     if len(m) or replaced["clusters"]:
         with connect(url) as conn:

@@ -83,3 +83,29 @@ def test_report_counts_pairs_across_partitions(db):
     assert gather_national(db, "nat_report") == {"clusters": 1, "actors": 2, "pairs": 1, "pairs_inconnu": 1}
     page = default_path("nat_report").read_text(encoding="utf-8")
     assert "Doublons entre partitions" in page and "paires entre deux partitions : <b>1</b>" in page
+
+
+def test_the_dag_task_runs_the_national_stage_in_its_own_process(db, tmp_path):
+    """The DAG's task (pipeline.cluster_national) keeps the LSH candidates in its process: a forkserver
+    worker re-imports the task process's __main__ — in Airflow the `airflow` script, whose import fails in
+    a task (no metadata database URL there) — and the stage failed with BrokenProcessPool from 50,000
+    actors. Here the __main__ refuses to be re-imported, and the LSH threshold is 0."""
+    import os
+    import subprocess
+    import sys
+
+    insert_acteurs(db, _rows())
+    pipeline.run_all("nat_task", until="clusters")  # the partitions' clusters (the national stage too)
+    script = tmp_path / "task.py"
+    script.write_text(
+        "import sys\n"
+        "if __name__ != '__main__':\n"
+        "    raise RuntimeError('re-imported by a worker process, as the airflow script is in a task')\n"
+        "from data_platform import pipeline\n"
+        "from data_platform.cluster import national\n"
+        "national.LSH_PROCESS_MIN_ROWS = 0\n"
+        "print(pipeline.cluster_national('nat_task')['cross_candidates'])\n")
+    env = {**os.environ, "DP_CLUSTER_WORKERS": "2"}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.strip().splitlines()[-1]) > 0
