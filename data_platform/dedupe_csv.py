@@ -278,7 +278,6 @@ def _dedupe(stages: StagesChild, input_path: str, output_path: str, threshold: f
             "seconds": round(time.perf_counter() - started, 1), "out": output_path}
 
 
-
 def run(args) -> int:
     try:
         result = dedupe(args.input, args.out, args.threshold, getattr(args, "model", None),
